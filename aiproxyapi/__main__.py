@@ -1,0 +1,7 @@
+"""`python -m aiproxyapi`."""
+
+import sys
+
+from aiproxyapi.cli import main
+
+sys.exit(main())

@@ -1,0 +1,103 @@
+"""Client access: which gateway keys may call the proxy routes, and safe-defaults checks."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Iterable, Mapping
+
+from aiproxyapi.errors import ClientRequestError
+from aiproxyapi.secret import fingerprint
+
+__all__ = ["ClientKeys", "UnsafeConfigError", "check_access_safety", "is_loopback_host"]
+
+# The sample keys CLIProxyAPI ships; a gateway that accepts them is open to anyone who read its docs.
+_PLACEHOLDER_KEYS = frozenset({"your-api-key-1", "your-api-key-2", "your-api-key-3"})
+
+
+class UnsafeConfigError(ValueError):
+    """The config would expose the gateway; it is refused at start and on reload."""
+
+
+class ClientKeys:
+    """The accepted client keys, held only as SHA-256 digests and looked up by digest.
+
+    Looking up a digest makes the check independent of how much of a wrong key matches a right
+    one, so response timing tells an attacker nothing about the keys.
+    """
+
+    __slots__ = ("_labels",)
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self._labels = {_digest(key): f"key-{fingerprint(key)}" for key in keys}
+
+    @property
+    def open(self) -> bool:
+        """No keys configured: every caller is allowed (only permitted on loopback)."""
+        return not self._labels
+
+    def authenticate(self, headers: Mapping[str, str], query: Mapping[str, str]) -> str:
+        """The label of the caller's key; a 401 error when it is missing or wrong."""
+        if not self._labels:
+            return "anonymous"
+        presented = _presented_key(headers, query)
+        if presented is None:
+            raise ClientRequestError(
+                "Missing API key: send it as `Authorization: Bearer <key>`, `x-api-key`, "
+                "`x-goog-api-key` or `?key=`.",
+                status=401,
+                code="invalid_api_key",
+                kind="authentication_error",
+            )
+        label = self._labels.get(_digest(presented))
+        if label is None:
+            raise ClientRequestError(
+                "Invalid API key.", status=401, code="invalid_api_key", kind="authentication_error"
+            )
+        return label
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
+
+
+def _presented_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    authorization = headers.get("authorization", "").strip()
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        value = token.strip() if scheme.lower() == "bearer" else authorization
+        if value:
+            return value
+    for name in ("x-api-key", "x-goog-api-key"):
+        value = headers.get(name, "").strip()
+        if value:
+            return value
+    value = query.get("key", "").strip()
+    return value or None
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a bind address only accepts connections from this machine."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_access_safety(host: str, api_keys: Iterable[str]) -> None:
+    """Refuse placeholder keys, and an open gateway on a non-loopback address."""
+    keys = list(api_keys)
+    placeholders = sorted(set(keys) & _PLACEHOLDER_KEYS)
+    if placeholders:
+        raise UnsafeConfigError(
+            "api-keys still holds the sample placeholder key(s) "
+            f"{', '.join(placeholders)}: replace them with keys of your own"
+        )
+    if not keys and not is_loopback_host(host):
+        shown = host or "all interfaces"
+        raise UnsafeConfigError(
+            f"api-keys is empty while the gateway binds to {shown}: anyone who can reach it "
+            "could spend your credentials. Add api-keys, or set host: 127.0.0.1"
+        )

@@ -1,0 +1,38 @@
+"""Assemble the Litestar application around a gateway."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+
+from aiproxyapi.api.errors import render_gateway_error, render_http_exception, render_unexpected
+from aiproxyapi.api.openai import chat_completions, list_models
+from aiproxyapi.api.system import banner, health, health_head, usage
+from aiproxyapi.errors import GatewayError
+from aiproxyapi.gateway import Gateway
+
+__all__ = ["create_app"]
+
+
+def create_app(gateway: Gateway) -> Litestar:
+    """The ASGI app serving one gateway; starting it starts the gateway's background work."""
+    return Litestar(
+        route_handlers=[banner, health, health_head, usage, list_models, chat_completions],
+        exception_handlers={
+            GatewayError: render_gateway_error,
+            HTTPException: render_http_exception,
+            Exception: render_unexpected,
+        },
+        on_startup=[gateway.start],
+        on_shutdown=[gateway.stop],
+        state=_state(gateway),
+        openapi_config=None,
+        logging_config=None,
+        # The proxy routes enforce the configured limit themselves, so a reload can change it.
+        request_max_body_size=None,
+    )
+
+
+def _state(gateway: Gateway) -> State:
+    return State({"gateway": gateway})

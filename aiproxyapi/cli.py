@@ -1,0 +1,32 @@
+"""The `aiproxyapi` command line."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from aiproxyapi import __version__
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aiproxyapi",
+        description="Self-hosted AI API gateway in front of a pool of upstream credentials.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default: ./config.yaml when present, else an embedded default)",
+    )
+    parser.add_argument("--version", action="version", version=f"aiproxyapi {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    from aiproxyapi.server import serve
+
+    return serve(args.config)

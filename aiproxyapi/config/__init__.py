@@ -1,0 +1,36 @@
+"""config.yaml -> the typed ``Config`` tree: the bottom layer of the gateway.
+
+Every other part reads its settings from the ``Config`` this package returns; the package
+itself imports nothing else of the project (only the standard library, msgspec and PyYAML).
+``load_config`` reads a file, ``parse_config`` decodes text; both raise ``ConfigError`` naming
+the key path and line, and report CLIProxyAPI keys that are not supported yet as warnings.
+"""
+
+from aiproxyapi.config.load import ConfigError, LoadedConfig, load_config, parse_config
+from aiproxyapi.config.schema import (
+    Config,
+    Limits,
+    ModelAlias,
+    OpenAICompatEntry,
+    OpenAICompatKey,
+    ProviderKeyEntry,
+    Routing,
+    RoutingStrategy,
+    Timeouts,
+)
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "Limits",
+    "LoadedConfig",
+    "ModelAlias",
+    "OpenAICompatEntry",
+    "OpenAICompatKey",
+    "ProviderKeyEntry",
+    "Routing",
+    "RoutingStrategy",
+    "Timeouts",
+    "load_config",
+    "parse_config",
+]

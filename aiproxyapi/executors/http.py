@@ -1,0 +1,62 @@
+"""Shared upstream HTTP clients: one pooled httpx.AsyncClient per egress proxy."""
+
+from __future__ import annotations
+
+import httpx
+
+__all__ = ["HttpClients", "UpstreamTimeouts"]
+
+_DIRECT = {"direct", "none"}
+
+
+class UpstreamTimeouts:
+    """Connect timeout, and an idle timeout that bounds every wait for bytes (not the total)."""
+
+    __slots__ = ("connect", "idle")
+
+    def __init__(self, connect: float = 10.0, idle: float = 300.0) -> None:
+        self.connect = connect
+        self.idle = idle
+
+    def as_httpx(self) -> httpx.Timeout:
+        """The httpx form: read and write are per-operation, so they act as idle timeouts."""
+        return httpx.Timeout(connect=self.connect, read=self.idle, write=self.idle, pool=self.idle)
+
+
+class HttpClients:
+    """Lazily created clients keyed by effective proxy; they outlive config reloads."""
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[str, float, float], httpx.AsyncClient] = {}
+
+    def get(
+        self, proxy_url: str, global_proxy: str, timeouts: UpstreamTimeouts
+    ) -> httpx.AsyncClient:
+        """The client for a credential's proxy, falling back to the global one, then the env."""
+        chosen = proxy_url.strip() or global_proxy.strip()
+        key = (chosen, timeouts.connect, timeouts.idle)
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = _build(chosen, timeouts)
+        return client
+
+    async def aclose(self) -> None:
+        """Close every client (at shutdown)."""
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+
+def _build(proxy: str, timeouts: UpstreamTimeouts) -> httpx.AsyncClient:
+    direct = proxy.lower() in _DIRECT
+    return httpx.AsyncClient(
+        proxy=None if direct or not proxy else proxy,
+        # Environment proxies apply only when nothing explicit is configured.
+        trust_env=not proxy,
+        timeout=timeouts.as_httpx(),
+        follow_redirects=False,
+        limits=httpx.Limits(
+            max_connections=1000, max_keepalive_connections=200, keepalive_expiry=60
+        ),
+        headers={"user-agent": "aiproxyapi"},
+    )

@@ -1,0 +1,157 @@
+"""OpenAI Chat Completions: request checks, usage, error bodies and stream events."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from aiproxyapi.canonical import Usage
+
+__all__ = [
+    "ChatRequestError",
+    "StreamTap",
+    "decode_request",
+    "encode_error",
+    "encode_stream_error",
+    "prepare_passthrough",
+    "usage_from_body",
+]
+
+_USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
+
+
+class ChatRequestError(ValueError):
+    """The client's body is not a usable Chat Completions request."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class _PromptDetails(msgspec.Struct):
+    cached_tokens: int | None = None
+
+
+class _CompletionDetails(msgspec.Struct):
+    reasoning_tokens: int | None = None
+
+
+class _Usage(msgspec.Struct):
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    prompt_tokens_details: _PromptDetails | None = None
+    completion_tokens_details: _CompletionDetails | None = None
+
+
+class _UsageCarrier(msgspec.Struct):
+    usage: _Usage | None = None
+    choices: list[Any] | None = None
+
+
+_carrier_decoder = msgspec.json.Decoder(_UsageCarrier)
+_any_decoder = msgspec.json.Decoder()
+
+
+def decode_request(body: bytes) -> dict[str, Any]:
+    """Parse and check the fields the gateway relies on; every other field is kept as it is."""
+    try:
+        payload = _any_decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise ChatRequestError(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise ChatRequestError("the request body must be a JSON object")
+    model = payload.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise ChatRequestError("`model` is required and must be a non-empty string", "model")
+    messages = payload.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ChatRequestError("`messages` is required and must be a non-empty array", "messages")
+    stream = payload.get("stream", False)
+    if not isinstance(stream, bool) and stream is not None:
+        raise ChatRequestError("`stream` must be a boolean", "stream")
+    return payload
+
+
+def prepare_passthrough(
+    payload: dict[str, Any], upstream_model: str, *, reasoning_effort: str | None = None
+) -> tuple[bytes, bool]:
+    """The upstream body: `model` rewritten, usage asked for in streams.
+
+    Returns the body and whether the usage chunk was added by the gateway (and so must be
+    withheld from a client that did not ask for it).
+    """
+    body = dict(payload)
+    body["model"] = upstream_model
+    if reasoning_effort is not None:
+        body["reasoning_effort"] = reasoning_effort
+    added_usage = False
+    if body.get("stream"):
+        options = body.get("stream_options")
+        if not isinstance(options, dict):
+            options = {}
+        if not options.get("include_usage"):
+            body["stream_options"] = {**options, "include_usage": True}
+            added_usage = True
+    return msgspec.json.encode(body), added_usage
+
+
+def usage_from_body(body: bytes) -> Usage | None:
+    """Usage of a non-streaming answer, or None when it has none or is not JSON."""
+    try:
+        carrier = _carrier_decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return _to_usage(carrier.usage) if carrier.usage else None
+
+
+def _to_usage(raw: _Usage) -> Usage:
+    cached = raw.prompt_tokens_details.cached_tokens if raw.prompt_tokens_details else None
+    reasoning = (
+        raw.completion_tokens_details.reasoning_tokens if raw.completion_tokens_details else None
+    )
+    return Usage(
+        input=raw.prompt_tokens or 0,
+        output=raw.completion_tokens or 0,
+        cached=cached or 0,
+        reasoning=reasoning or 0,
+    )
+
+
+class StreamTap:
+    """Watches relayed stream events for usage, and hides the usage chunk the gateway asked for."""
+
+    __slots__ = ("done", "hide_usage_chunk", "usage")
+
+    def __init__(self, hide_usage_chunk: bool) -> None:
+        self.hide_usage_chunk = hide_usage_chunk
+        self.usage: Usage | None = None
+        self.done = False
+
+    def keep(self, data: bytes) -> bool:
+        """Inspect one event's data; whether it should reach the client."""
+        if data == b"[DONE]":
+            self.done = True
+            return True
+        if _USAGE_OBJECT.search(data) is None:
+            return True
+        try:
+            carrier = _carrier_decoder.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return True
+        if carrier.usage is not None:
+            self.usage = _to_usage(carrier.usage)
+        return not (self.hide_usage_chunk and not carrier.choices)
+
+
+def encode_error(message: str, kind: str, code: str | None, param: str | None = None) -> bytes:
+    """The OpenAI error envelope."""
+    return msgspec.json.encode(
+        {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    )
+
+
+def encode_stream_error(message: str, kind: str, code: str | None) -> bytes:
+    """An error after the stream started, as the OpenAI SDK recognises it."""
+    return b"data: " + encode_error(message, kind, code) + b"\n\n"

@@ -1,0 +1,180 @@
+"""The gateway's long-lived parts and the reload path that swaps its runtime snapshot.
+
+What outlives a reload lives here: pool state (cooldowns, counters, cursors), the upstream HTTP
+clients, the usage book. A reload validates the new file, builds a complete new runtime around
+these parts, and swaps one reference; any failure on the way leaves the old runtime serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiproxyapi.access import UnsafeConfigError
+from aiproxyapi.config import Config, ConfigError, LoadedConfig, load_config
+from aiproxyapi.executors import HttpClients
+from aiproxyapi.logs import configure_logging, set_secrets
+from aiproxyapi.pool import PoolState
+from aiproxyapi.runtime import Runtime, RuntimeHolder, build_runtime
+from aiproxyapi.usage import UsageBook, UsageRecord, UsageStore
+
+__all__ = ["Gateway", "ReloadOutcome", "log_dir_for", "usage_path_for"]
+
+log = logging.getLogger("aiproxyapi.gateway")
+
+_RESTART_KEYS = ("host", "port", "auth_dir")
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadOutcome:
+    """What a reload did: applied, skipped as unchanged, or rejected with the reason."""
+
+    applied: bool
+    reason: str = ""
+
+
+def usage_path_for(config: Config) -> Path:
+    """Where usage statistics are persisted for a config."""
+    return Path(config.auth_dir).expanduser() / "usage" / "usage-statistics.json"
+
+
+def log_dir_for(config: Config, config_path: Path | None) -> Path:
+    """Where `logging-to-file` writes: `logs/` beside the config file, else under auth-dir."""
+    if config_path is not None:
+        return config_path.resolve().parent / "logs"
+    return Path(config.auth_dir).expanduser() / "logs"
+
+
+class Gateway:
+    """One running gateway: the current runtime plus everything that survives reloads."""
+
+    def __init__(self, loaded: LoadedConfig, config_path: Path | None) -> None:
+        self.config_path = config_path.absolute() if config_path is not None else None
+        self.state = PoolState()
+        self.clients = HttpClients()
+        self.book = UsageBook()
+        self._digest = loaded.digest
+        self._generation = 1
+        runtime = build_runtime(loaded.config, state=self.state, clients=self.clients, generation=1)
+        self.holder = RuntimeHolder(runtime)
+        self.usage_store = UsageStore(usage_path_for(loaded.config), self.book)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.reload_failures = 0
+        self.last_reload_error = ""
+        self._apply_side_effects(None, runtime)
+
+    @property
+    def runtime(self) -> Runtime:
+        """The snapshot new requests use."""
+        return self.holder.current
+
+    def record_usage(self, record: UsageRecord) -> None:
+        """The usage sink every finished request reports to."""
+        self.book.add(record)
+        if self.runtime.config.usage_statistics_enabled:
+            self.usage_store.mark_dirty()
+
+    async def start(self) -> None:
+        """Load persisted usage and start the background loops."""
+        if self.runtime.config.usage_statistics_enabled:
+            self.usage_store.load()
+        self._tasks.append(asyncio.create_task(self.usage_store.run(), name="usage-flush"))
+        if self.config_path is not None:
+            from aiproxyapi.watch import watch_config
+
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reload)
+
+            self._tasks.append(
+                asyncio.create_task(watch_config(self.config_path, self.reload), name="watch")
+            )
+
+    async def stop(self) -> None:
+        """Stop the loops, persist usage, close upstream connections."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self.runtime.config.usage_statistics_enabled:
+            try:
+                await self.usage_store.flush()
+            except OSError as exc:
+                log.error("could not persist usage statistics at shutdown: %s", exc)
+        await self.clients.aclose()
+
+    def reload(self) -> ReloadOutcome:
+        """Re-read the config file; apply it only when it is valid and safe."""
+        if self.config_path is None:
+            return ReloadOutcome(False, "no config file")
+        try:
+            loaded = load_config(self.config_path)
+        except (ConfigError, OSError) as exc:
+            return self._reject(str(exc))
+        if loaded.digest == self._digest:
+            return ReloadOutcome(False, "unchanged")
+        try:
+            runtime = build_runtime(
+                loaded.config,
+                state=self.state,
+                clients=self.clients,
+                generation=self._generation + 1,
+            )
+        except (UnsafeConfigError, ValueError) as exc:
+            return self._reject(str(exc))
+        for warning in loaded.warnings:
+            log.warning("config: %s", warning)
+        self._generation += 1
+        self._digest = loaded.digest
+        old = self.holder.swap(runtime)
+        self.state.prune(c.id for c in runtime.credentials)
+        self._apply_side_effects(old, runtime)
+        log.info(
+            "config reloaded (generation %d): %s",
+            runtime.generation,
+            ", ".join(_changed_keys(old.config, runtime.config)) or "no effective change",
+        )
+        return ReloadOutcome(True)
+
+    def _reject(self, reason: str) -> ReloadOutcome:
+        self.reload_failures += 1
+        self.last_reload_error = reason
+        log.error("config reload rejected, the previous config keeps serving: %s", reason)
+        return ReloadOutcome(False, reason)
+
+    def _apply_side_effects(self, old: Runtime | None, new: Runtime) -> None:
+        config = new.config
+        set_secrets(_secrets_of(new))
+        if old is None or (old.config.debug, old.config.logging_to_file) != (
+            config.debug,
+            config.logging_to_file,
+        ):
+            log_dir = log_dir_for(config, self.config_path) if config.logging_to_file else None
+            configure_logging(debug=config.debug, log_dir=log_dir)
+        if old is None:
+            return
+        for key in _RESTART_KEYS:
+            if getattr(old.config, key) != getattr(config, key):
+                log.warning("%s changed: takes effect after a restart", key.replace("_", "-"))
+        if config.usage_statistics_enabled and not old.config.usage_statistics_enabled:
+            self.usage_store.load()
+            self.usage_store.mark_dirty()
+
+
+def _secrets_of(runtime: Runtime) -> list[str]:
+    secrets = [c.api_key.reveal() for c in runtime.credentials]
+    secrets.extend(runtime.config.api_keys)
+    return secrets
+
+
+def _changed_keys(old: Config, new: Config) -> list[str]:
+    return [
+        name.replace("_", "-")
+        for name in Config.__struct_fields__
+        if getattr(old, name) != getattr(new, name)
+    ]

@@ -1,0 +1,57 @@
+"""Selectors: which available candidate of the top priority tier goes next."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiproxyapi.config import RoutingStrategy
+from aiproxyapi.pool.state import PoolState
+from aiproxyapi.routing import Candidate
+
+__all__ = ["pick"]
+
+
+def pick(
+    strategy: RoutingStrategy,
+    state: PoolState,
+    cursor: str,
+    available: Sequence[Candidate],
+) -> Candidate | None:
+    """Choose among available candidates: the highest priority tier first, then the strategy."""
+    if not available:
+        return None
+    top = max(candidate.credential.priority for candidate in available)
+    tier = [candidate for candidate in available if candidate.credential.priority == top]
+    if len(tier) == 1 or strategy is RoutingStrategy.FILL_FIRST:
+        return tier[0]
+    if strategy is RoutingStrategy.WEIGHTED_ROUND_ROBIN:
+        return _smooth_weighted(state, cursor, tier)
+    return _round_robin(state, cursor, tier)
+
+
+def _round_robin(state: PoolState, cursor: str, tier: Sequence[Candidate]) -> Candidate:
+    turn = state.cursors.get(cursor, 0)
+    state.cursors[cursor] = turn + 1
+    return tier[turn % len(tier)]
+
+
+def _smooth_weighted(state: PoolState, cursor: str, tier: Sequence[Candidate]) -> Candidate | None:
+    # Smooth weighted round-robin: every turn each candidate gains its weight, the richest is
+    # chosen and pays the total back, so picks interleave instead of coming in bursts.
+    weighted = [candidate for candidate in tier if candidate.credential.weight > 0]
+    if not weighted:
+        return None
+    current = state.weights.setdefault(cursor, {})
+    total = 0
+    best: Candidate | None = None
+    best_score = 0
+    for candidate in weighted:
+        weight = candidate.credential.weight
+        total += weight
+        score = current.get(candidate.key, 0) + weight
+        current[candidate.key] = score
+        if best is None or score > best_score:
+            best, best_score = candidate, score
+    assert best is not None
+    current[best.key] = best_score - total
+    return best

@@ -1,0 +1,109 @@
+"""Mutable pool state that outlives a config reload: cooldowns, counters, cursors.
+
+Keyed by credential id, so a credential that survives a reload keeps its cooldowns and counters,
+and a removed one is pruned. Used from one event loop only; no locking needed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from aiproxyapi.pool.cooldown import Verdict
+
+__all__ = ["CredentialState", "ModelCooldown", "PoolState"]
+
+
+@dataclass(slots=True)
+class ModelCooldown:
+    """One (credential, upstream model) pair resting after a failure."""
+
+    until: float
+    """Monotonic time at which the pair may be tried again."""
+    reason: str
+    level: int = 0
+    """Quota backoff level: the next 429 without Retry-After waits 2**level seconds."""
+
+
+@dataclass(slots=True)
+class CredentialState:
+    """Counters and per-model cooldowns of one credential."""
+
+    success: int = 0
+    failed: int = 0
+    last_error: str = ""
+    cooldowns: dict[str, ModelCooldown] = field(default_factory=dict)
+
+
+class PoolState:
+    """Everything the pool remembers between requests."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.credentials: dict[str, CredentialState] = {}
+        self.cursors: dict[str, int] = {}
+        self.weights: dict[str, dict[str, int]] = {}
+
+    def of(self, credential_id: str) -> CredentialState:
+        """The state of one credential, created on first use."""
+        state = self.credentials.get(credential_id)
+        if state is None:
+            state = self.credentials[credential_id] = CredentialState()
+        return state
+
+    def resting_until(self, credential_id: str, model: str) -> float:
+        """Monotonic time until which the pair rests; 0 when it is available."""
+        state = self.credentials.get(credential_id)
+        if state is None:
+            return 0.0
+        cooldown = state.cooldowns.get(model)
+        if cooldown is None or cooldown.until <= self.clock():
+            return 0.0
+        return cooldown.until
+
+    def record_success(self, credential_id: str, model: str) -> None:
+        """A successful attempt clears the pair's cooldown and backoff."""
+        state = self.of(credential_id)
+        state.success += 1
+        state.cooldowns.pop(model, None)
+
+    def record_failure(self, credential_id: str, model: str, verdict: Verdict) -> None:
+        """Count a failure and rest the pair as the verdict says; never shortens a rest."""
+        state = self.of(credential_id)
+        state.failed += 1
+        state.last_error = verdict.reason
+        previous = state.cooldowns.get(model)
+        level = previous.level if previous else 0
+        if verdict.escalate:
+            level += 1
+        if verdict.cooldown <= 0:
+            if previous is not None:
+                previous.level = level
+            return
+        until = self.clock() + verdict.cooldown
+        if previous is not None and previous.until > until:
+            until = previous.until
+        state.cooldowns[model] = ModelCooldown(until=until, reason=verdict.reason, level=level)
+
+    def backoff_level(self, credential_id: str, model: str) -> int:
+        """The current quota backoff level of a pair."""
+        state = self.credentials.get(credential_id)
+        cooldown = state.cooldowns.get(model) if state else None
+        return cooldown.level if cooldown else 0
+
+    def reset(self, credential_id: str | None = None) -> None:
+        """Clear cooldowns, of one credential or of all."""
+        targets = [credential_id] if credential_id else list(self.credentials)
+        for target in targets:
+            if target in self.credentials:
+                self.credentials[target].cooldowns.clear()
+
+    def prune(self, keep: Iterable[str]) -> None:
+        """Forget credentials that no longer exist after a reload."""
+        alive = set(keep)
+        for gone in [cid for cid in self.credentials if cid not in alive]:
+            del self.credentials[gone]
+        for weights in self.weights.values():
+            for gone in [cid for cid in weights if cid not in alive]:
+                del weights[gone]
