@@ -87,7 +87,12 @@ def _decode(text: str, source: str, digest: str) -> LoadedConfig:
 
 
 def _walk(text: str, source: str) -> Walked:
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # checks the whole text for unprintable characters
+    except yaml.reader.ReaderError as exc:
+        message = f"unacceptable character #x{exc.character:04x}"  # PyYAML gives its code
+        at = text[: exc.position].count("\n") + 1
+        raise ConfigError(message, line=at, source=source) from None
     try:
         walked = walk_document(loader.get_single_node(), loader)
     except WalkError as exc:
@@ -98,10 +103,6 @@ def _walk(text: str, source: str) -> Walked:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         raise ConfigError(_yaml_problem(exc), line=line, source=source) from None
-    except yaml.reader.ReaderError as exc:
-        line = text[: exc.position].count("\n") + 1
-        message = f"unacceptable character #x{ord(exc.character):04x}"
-        raise ConfigError(message, line=line, source=source) from None
     finally:
         loader.dispose()
     return walked
