@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
@@ -16,6 +19,8 @@ from aiproxyapi.gateway import Gateway
 __all__ = ["DEFAULT_CONFIG_TEXT", "resolve_config", "serve"]
 
 log = logging.getLogger("aiproxyapi.server")
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 DEFAULT_CONFIG_TEXT = """\
 # Embedded default: loopback only, no client keys, no credentials.
@@ -59,7 +64,7 @@ def serve(explicit_config: str | None) -> int:
     if embedded:
         log.warning(_NEXT_STEPS.format(path=path))
     _announce(gateway, config)
-    server = uvicorn.Server(
+    server = _Server(
         uvicorn.Config(
             create_app(gateway),
             host=config.host or "0.0.0.0",  # noqa: S104 - an empty host means every interface
@@ -75,6 +80,20 @@ def serve(explicit_config: str | None) -> int:
     )
     server.run()
     return 0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, minus re-raising the stop signal at exit: a clean stop exits 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Route SIGINT and SIGTERM to a graceful shutdown for the life of the server."""
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in _STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _announce(gateway: Gateway, config: Config) -> None:

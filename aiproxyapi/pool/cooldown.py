@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Mapping
 
@@ -72,7 +73,8 @@ def judge(
     if status == 429:
         wait = parse_retry_after(headers, now=now)
         if wait is None:
-            wait = min(2.0**backoff_level, MAX_QUOTA_BACKOFF)
+            # 2**11 s already exceeds the cap; clamping the exponent keeps the float finite.
+            wait = min(2.0 ** min(backoff_level, 11), MAX_QUOTA_BACKOFF)
         return Verdict(Blame.QUOTA, wait, "quota", escalate=True)
     if status in (401, 402, 403):
         return Verdict(Blame.CREDENTIAL, AUTH_COOLDOWN, f"unauthorized_{status}")
@@ -89,19 +91,15 @@ def judge(
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
     """Seconds to wait from `retry-after-ms` or `Retry-After` (seconds or an HTTP date)."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000.0)
-        except ValueError:
-            pass
+    millis = _seconds(headers.get("retry-after-ms", ""))
+    if millis is not None:
+        return max(0.0, millis / 1000.0)
     value = headers.get("retry-after", "").strip()
     if not value:
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    seconds = _seconds(value)
+    if seconds is not None:
+        return max(0.0, seconds)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -109,3 +107,12 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     if when.tzinfo is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _seconds(value: str) -> float | None:
+    """A finite number, or None: `inf` or `nan` from an upstream must not rest a key forever."""
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None

@@ -18,6 +18,9 @@ def pick(
     available: Sequence[Candidate],
 ) -> Candidate | None:
     """Choose among available candidates: the highest priority tier first, then the strategy."""
+    if strategy is RoutingStrategy.WEIGHTED_ROUND_ROBIN:
+        # Weight 0 takes a credential out of the rotation, so it must not hold up a tier either.
+        available = [candidate for candidate in available if candidate.credential.weight > 0]
     if not available:
         return None
     top = max(candidate.credential.priority for candidate in available)
@@ -35,17 +38,14 @@ def _round_robin(state: PoolState, cursor: str, tier: Sequence[Candidate]) -> Ca
     return tier[turn % len(tier)]
 
 
-def _smooth_weighted(state: PoolState, cursor: str, tier: Sequence[Candidate]) -> Candidate | None:
+def _smooth_weighted(state: PoolState, cursor: str, tier: Sequence[Candidate]) -> Candidate:
     # Smooth weighted round-robin: every turn each candidate gains its weight, the richest is
     # chosen and pays the total back, so picks interleave instead of coming in bursts.
-    weighted = [candidate for candidate in tier if candidate.credential.weight > 0]
-    if not weighted:
-        return None
     current = state.weights.setdefault(cursor, {})
     total = 0
     best: Candidate | None = None
     best_score = 0
-    for candidate in weighted:
+    for candidate in tier:
         weight = candidate.credential.weight
         total += weight
         score = current.get(candidate.key, 0) + weight

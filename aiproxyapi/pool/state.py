@@ -105,5 +105,6 @@ class PoolState:
         for gone in [cid for cid in self.credentials if cid not in alive]:
             del self.credentials[gone]
         for weights in self.weights.values():
-            for gone in [cid for cid in weights if cid not in alive]:
+            # Keyed by candidate key, "<credential id>|<upstream model>".
+            for gone in [key for key in weights if key.partition("|")[0] not in alive]:
                 del weights[gone]

@@ -1,0 +1,1 @@
+"""The web control panel's static assets, served by the gateway; it talks only to the management API."""
