@@ -60,6 +60,8 @@ def decode_request(body: bytes) -> dict[str, Any]:
         payload = _any_decoder.decode(body)
     except msgspec.DecodeError as exc:
         raise ChatRequestError(f"the request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ChatRequestError("the request body is nested too deeply") from None
     if not isinstance(payload, dict):
         raise ChatRequestError("the request body must be a JSON object")
     model = payload.get("model")
@@ -101,7 +103,7 @@ def usage_from_body(body: bytes) -> Usage | None:
     """Usage of a non-streaming answer, or None when it has none or is not JSON."""
     try:
         carrier = _carrier_decoder.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return None
     return _to_usage(carrier.usage) if carrier.usage else None
 
@@ -138,7 +140,7 @@ class StreamTap:
             return True
         try:
             carrier = _carrier_decoder.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
             return True
         if carrier.usage is not None:
             self.usage = _to_usage(carrier.usage)

@@ -132,7 +132,8 @@ class UsageBook:
         self._totals.add(record)
         _bump(self._by_client, record.client, record)
         _bump(self._by_model, record.requested_model, record)
-        _bump(self._by_credential, record.credential, record)
+        if record.credential:  # a request no credential served is nobody's to count
+            _bump(self._by_credential, record.credential, record)
         _bump(self._by_day, day_key(record.timestamp), record)
         if _bump(self._by_hour, hour_key(record.timestamp), record):
             # Records arrive in time order, so the first-inserted hour is the oldest: dropping

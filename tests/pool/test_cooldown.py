@@ -47,7 +47,9 @@ def test_429_with_retry_after_seconds_rests_that_long() -> None:
 
 def test_429_with_an_http_date_rests_until_that_date() -> None:
     date = email.utils.formatdate(NOW + 120, usegmt=True)
-    assert verdict(429, {"retry-after": date})[:2] == (Blame.QUOTA, pytest.approx(120.0))
+    blame, cooldown, _, _ = verdict(429, {"retry-after": date})
+    assert blame is Blame.QUOTA
+    assert cooldown == pytest.approx(120.0)
 
 
 def test_429_with_retry_after_ms_prefers_it_over_retry_after() -> None:
