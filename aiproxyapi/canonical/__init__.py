@@ -1,5 +1,60 @@
-"""The canonical model every dialect decodes into and encodes from (the hub of translation)."""
+"""The canonical model every dialect decodes into and encodes from (the hub of translation).
 
+Pure data: imports only the standard library and msgspec.
+"""
+
+from aiproxyapi.canonical.model import (
+    BlockDelta,
+    BlockStart,
+    BlockStop,
+    DocumentPart,
+    Event,
+    ImagePart,
+    Message,
+    Part,
+    Reasoning,
+    Request,
+    Response,
+    ResponseFormat,
+    Role,
+    StopReason,
+    StreamEnd,
+    StreamError,
+    StreamStart,
+    TextPart,
+    ThinkingPart,
+    Tool,
+    ToolCallPart,
+    ToolChoice,
+    ToolResultPart,
+    UsageUpdate,
+)
 from aiproxyapi.canonical.usage import Usage
 
-__all__ = ["Usage"]
+__all__ = [
+    "BlockDelta",
+    "BlockStart",
+    "BlockStop",
+    "DocumentPart",
+    "Event",
+    "ImagePart",
+    "Message",
+    "Part",
+    "Reasoning",
+    "Request",
+    "Response",
+    "ResponseFormat",
+    "Role",
+    "StopReason",
+    "StreamEnd",
+    "StreamError",
+    "StreamStart",
+    "TextPart",
+    "ThinkingPart",
+    "Tool",
+    "ToolCallPart",
+    "ToolChoice",
+    "ToolResultPart",
+    "Usage",
+    "UsageUpdate",
+]

@@ -7,24 +7,9 @@ import re
 
 import msgspec
 
-__all__ = [
-    "LEVEL_BUDGETS",
-    "Thinking",
-    "budget_to_level",
-    "match_wildcard",
-    "split_thinking_suffix",
-]
+from aiproxyapi.canonical.thinking import LEVEL_BUDGETS, level_for
 
-LEVEL_BUDGETS: dict[str, int] = {
-    "none": 0,
-    "auto": -1,
-    "minimal": 512,
-    "low": 1024,
-    "medium": 8192,
-    "high": 24576,
-    "xhigh": 32768,
-    "max": 128000,
-}
+__all__ = ["Thinking", "match_wildcard", "split_thinking_suffix"]
 
 _SUFFIX = re.compile(r"^(?P<base>.+?)\((?P<value>[A-Za-z]+|-?\d+)\)$")
 
@@ -36,18 +21,6 @@ class Thinking(msgspec.Struct, frozen=True):
     budget: int
 
 
-def budget_to_level(budget: int) -> str:
-    """The effort level nearest a token budget (the reference's thresholds)."""
-    if budget < 0:
-        return "auto"
-    if budget == 0:
-        return "none"
-    for level in ("minimal", "low", "medium", "high"):
-        if budget <= LEVEL_BUDGETS[level]:
-            return level
-    return "xhigh"
-
-
 def split_thinking_suffix(name: str) -> tuple[str, Thinking | None]:
     """Split `model(high)` or `model(8192)` into the bare name and its thinking request."""
     found = _SUFFIX.match(name)
@@ -56,7 +29,7 @@ def split_thinking_suffix(name: str) -> tuple[str, Thinking | None]:
     value = found["value"].lower()
     if value.lstrip("-").isdigit():
         budget = int(value)
-        return found["base"], Thinking(level=budget_to_level(budget), budget=budget)
+        return found["base"], Thinking(level=level_for(budget), budget=budget)
     if value in LEVEL_BUDGETS:
         return found["base"], Thinking(level=value, budget=LEVEL_BUDGETS[value])
     return name, None
