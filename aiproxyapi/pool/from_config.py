@@ -43,7 +43,7 @@ def _openai_compat(config: Config) -> Iterator[Credential]:
         for key in entry.api_key_entries:
             secret = key.api_key.strip()
             yield ApiKeyCredential(
-                id=_credential_id(ProviderKind.OPENAI_COMPAT, entry.base_url, secret),
+                id=_credential_id(ProviderKind.OPENAI_COMPAT, entry.base_url, secret, entry.name),
                 kind=ProviderKind.OPENAI_COMPAT,
                 provider=entry.name,
                 label=f"{entry.name}/key-{fingerprint(secret)}",
@@ -88,6 +88,7 @@ def _model_pairs(models: tuple[ModelAlias, ...]) -> tuple[tuple[str, str], ...]:
     return tuple((model.client_name, model.name.strip()) for model in models)
 
 
-def _credential_id(kind: ProviderKind, base_url: str, secret: str) -> str:
-    material = f"{kind.value}\n{base_url.rstrip('/')}\n{secret}".encode()
+def _credential_id(kind: ProviderKind, base_url: str, secret: str, entry: str = "") -> str:
+    # The entry name is part of the identity: two entries sharing a key serve different models.
+    material = f"{kind.value}\n{entry}\n{base_url.rstrip('/')}\n{secret}".encode()
     return hashlib.sha256(material).hexdigest()[:16]

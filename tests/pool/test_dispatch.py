@@ -176,7 +176,7 @@ async def test_no_extra_round_when_the_rest_is_longer_than_max_retry_interval() 
     started = time.monotonic()
     with pytest.raises(CooldownError):
         await d.dispatch(pool_route("a"), upstream)
-    assert time.monotonic() - started < 0.1
+    assert time.monotonic() - started < 0.2  # a wait would take the full 200 ms
     assert upstream.calls == ["a"]
 
 

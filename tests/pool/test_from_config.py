@@ -93,3 +93,13 @@ def test_a_codex_key_without_base_url_is_left_out() -> None:
     assert [(c.kind, c.base_url) for c in creds] == [
         (ProviderKind.CODEX, "https://codex.invalid/v1")
     ]
+
+
+def test_one_key_shared_by_two_entries_serves_both_entries_models() -> None:
+    creds = credentials_from_yaml(
+        "openai-compatibility:\n"
+        + compat(KEYS[0], name="alpha", base="shared")
+        + compat(KEYS[0], name="beta", base="shared")
+    )
+    assert [c.provider for c in creds] == ["alpha", "beta"]
+    assert creds[0].id != creds[1].id

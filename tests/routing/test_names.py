@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from aiproxyapi.routing import Thinking, match_wildcard, split_thinking_suffix
 from aiproxyapi.canonical.thinking import LEVEL_BUDGETS
 from aiproxyapi.canonical.thinking import level_for as budget_to_level
+from aiproxyapi.routing import Thinking, match_wildcard, split_thinking_suffix
 
 
 @pytest.mark.parametrize(
