@@ -123,12 +123,15 @@ class UpstreamError(GatewayError):
         body: bytes = b"",
         content_type: str = "application/json",
         headers: dict[str, str] | None = None,
+        dialect: str = "",
     ) -> None:
         code = "upstream_timeout" if status == 504 else "upstream_error"
         super().__init__(message, status=status, code=code, kind="upstream_error", headers=headers)
         self.blame = blame
         self.body = body
         self.content_type = content_type
+        self.dialect = dialect
+        """The dialect `body` is written in (the upstream's), empty when the gateway wrote it."""
 
 
 class UpstreamFailure(Exception):
@@ -143,9 +146,11 @@ class UpstreamFailure(Exception):
         body: bytes = b"",
         content_type: str = "application/json",
         timed_out: bool = False,
+        dialect: str = "",
     ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.dialect = dialect
         self.status = status
         self.headers = headers or {}
         self.body = body

@@ -43,6 +43,8 @@ def broken_rule(file: str, module: str) -> str | None:
             return "formats/ and canonical/ import only the standard library and msgspec"
     if file.startswith("aiproxyapi/executors/") and top == "litestar":
         return "executors/ never import litestar"
+    if file.startswith("aiproxyapi/relay/") and top == "litestar":
+        return "relay/ never imports litestar"
     if (
         file.startswith("aiproxyapi/config/")
         and top == "aiproxyapi"

@@ -6,8 +6,12 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 
+from aiproxyapi.api.claude import count_message_tokens, messages
+from aiproxyapi.api.completions import completions, embeddings
 from aiproxyapi.api.errors import render_gateway_error, render_http_exception, render_unexpected
+from aiproxyapi.api.gemini import gemini_model, gemini_models, gemini_post
 from aiproxyapi.api.openai import chat_completions, list_models
+from aiproxyapi.api.responses import create_response
 from aiproxyapi.api.system import banner, health, health_head, usage
 from aiproxyapi.errors import GatewayError
 from aiproxyapi.gateway import Gateway
@@ -18,7 +22,22 @@ __all__ = ["create_app"]
 def create_app(gateway: Gateway) -> Litestar:
     """The ASGI app serving one gateway; starting it starts the gateway's background work."""
     return Litestar(
-        route_handlers=[banner, health, health_head, usage, list_models, chat_completions],
+        route_handlers=[
+            banner,
+            health,
+            health_head,
+            usage,
+            list_models,
+            chat_completions,
+            completions,
+            embeddings,
+            create_response,
+            messages,
+            count_message_tokens,
+            gemini_models,
+            gemini_model,
+            gemini_post,
+        ],
         exception_handlers={
             GatewayError: render_gateway_error,
             HTTPException: render_http_exception,

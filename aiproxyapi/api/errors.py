@@ -10,7 +10,8 @@ from litestar.exceptions import HTTPException
 
 from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.errors import Blame, GatewayError, UpstreamError
-from aiproxyapi.formats import Format, openai_chat
+from aiproxyapi.formats import Format, codec_for, openai_chat
+from aiproxyapi.formats.codec import ErrorInfo
 from aiproxyapi.logs import REQUEST_ID
 
 __all__ = ["dialect_for_path", "render_gateway_error", "render_http_exception", "render_unexpected"]
@@ -42,14 +43,27 @@ def _request_id(request: HttpRequest) -> str:
 
 def error_response(request: HttpRequest, error: GatewayError) -> Response[bytes]:
     """The response for a gateway error in the dialect of the request's path."""
+    dialect = dialect_for_path(request.url.path)
     headers = dict(error.headers)
     headers["x-request-id"] = _request_id(request)
     if isinstance(error, UpstreamError) and error.blame is Blame.CLIENT and error.body:
-        # The upstream's own verdict on the client's request, relayed as it is (key redacted).
-        return Response(
-            error.body, status_code=error.status, media_type=error.content_type, headers=headers
-        )
-    body = openai_chat.encode_error(error.message, error.kind, error.code, error.param)
+        if error.dialect == dialect.value:
+            # The upstream's own verdict on the client's request, relayed as it is (key redacted).
+            return Response(
+                error.body, status_code=error.status, media_type=error.content_type, headers=headers
+            )
+        if error.dialect:
+            info = codec_for(Format(error.dialect)).decode_error(error.status, error.body)
+            info.status = error.status
+            body = codec_for(dialect).encode_error(info)
+            return Response(
+                body, status_code=error.status, media_type="application/json", headers=headers
+            )
+    if dialect is Format.OPENAI_CHAT:
+        body = openai_chat.encode_error(error.message, error.kind, error.code, error.param)
+    else:
+        info = ErrorInfo(error.status, error.message, error.kind, error.code)
+        body = codec_for(dialect).encode_error(info)
     return Response(body, status_code=error.status, media_type="application/json", headers=headers)
 
 

@@ -10,14 +10,13 @@ from litestar.response import Stream
 
 from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.api.body import read_json_body
-from aiproxyapi.api.guard import ClientGone, begin, until_disconnect
+from aiproxyapi.api.guard import begin
+from aiproxyapi.api.serve import serve_call
 from aiproxyapi.errors import ClientRequestError
-from aiproxyapi.formats import openai_chat
-from aiproxyapi.relay import Inbound, Streaming, relay_chat
+from aiproxyapi.formats import Format, openai_chat
+from aiproxyapi.relay import ClientCall, Inbound
 
 __all__ = ["chat_completions", "list_models"]
-
-_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 @post("/v1/chat/completions", status_code=200)
@@ -29,21 +28,11 @@ async def chat_completions(request: HttpRequest) -> Response[bytes] | Stream:
         payload = openai_chat.decode_request(body)
     except openai_chat.ChatRequestError as exc:
         raise ClientRequestError(str(exc), param=exc.param) from None
-    inbound = Inbound("POST /v1/chat/completions", request_id, client)
-    try:
-        result = await until_disconnect(
-            request, relay_chat(runtime, inbound, payload, gateway.record_usage)
-        )
-    except ClientGone:
-        return Response(b"", status_code=499)
-    headers = {"x-request-id": request_id}
-    if isinstance(result, Streaming):
-        return Stream(
-            result.chunks, media_type="text/event-stream", headers={**_SSE_HEADERS, **headers}
-        )
-    return Response(
-        result.body, status_code=result.status, media_type=result.content_type, headers=headers
+    call = ClientCall(
+        Format.OPENAI_CHAT, payload, payload["model"], stream=bool(payload.get("stream"))
     )
+    inbound = Inbound("POST /v1/chat/completions", request_id, client)
+    return await serve_call(request, gateway, runtime, inbound, call)
 
 
 @get("/v1/models")

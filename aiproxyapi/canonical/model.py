@@ -262,6 +262,10 @@ class BlockDelta(_Node, tag="block_delta"):
     text: str = ""
     signature: str = ""
     """A thinking block's signature, or a Gemini thought signature on a tool call."""
+    signature_source: str = ""
+    """The dialect that issued `signature`: encoders re-emit it only to that same dialect."""
+    redacted: str = ""
+    """An opaque redacted-thinking payload (same issuer rule as `signature`)."""
 
 
 class BlockStop(_Node, tag="block_stop"):

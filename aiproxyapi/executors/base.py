@@ -1,17 +1,33 @@
-"""What every executor shares: the Protocol, and sending with failures turned into data."""
+"""What every executor shares: the call record, the Protocol, and one HTTP send path.
+
+An executor is a small class naming its dialect, its URL for each action and its auth headers;
+`HttpExecutor.open` does the rest. Failures come back as `UpstreamFailure` data for the pool to
+judge, with the credential's key scrubbed from anything the upstream echoed.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+import enum
+from typing import ClassVar, Protocol
 
 import httpx
 import msgspec
 
 from aiproxyapi.credential import Credential
 from aiproxyapi.errors import UpstreamFailure
-from aiproxyapi.formats import Format
+from aiproxyapi.executors.http import HttpClients, UpstreamTimeouts
+from aiproxyapi.formats.dialect import Format
 
-__all__ = ["ERROR_BODY_LIMIT", "Executor", "UpstreamCall", "open_upstream", "redact"]
+__all__ = [
+    "ERROR_BODY_LIMIT",
+    "Action",
+    "Executor",
+    "HttpExecutor",
+    "UpstreamCall",
+    "entry_headers",
+    "open_upstream",
+    "redact",
+]
 
 ERROR_BODY_LIMIT = 64 * 1024
 
@@ -26,8 +42,18 @@ _HOP_BY_HOP = frozenset(
         "trailer",
         "transfer-encoding",
         "upgrade",
+        "host",
+        "content-length",
     }
 )
+
+
+class Action(enum.Enum):
+    """What an upstream call does."""
+
+    GENERATE = "generate"
+    COUNT_TOKENS = "count_tokens"
+    EMBED = "embed"
 
 
 class UpstreamCall(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,17 +62,59 @@ class UpstreamCall(msgspec.Struct, frozen=True, kw_only=True):
     credential: Credential
     upstream_model: str
     body: bytes
-    stream: bool
+    stream: bool = False
+    action: Action = Action.GENERATE
+    forward_headers: tuple[tuple[str, str], ...] = ()
+    """Client headers the upstream dialect defines (e.g. `anthropic-beta`), same dialect only."""
 
 
 class Executor(Protocol):
     """Speaks one provider's API: builds the request, sends it, hands back the open response."""
 
-    dialect: Format
+    @property
+    def dialect(self) -> Format:
+        """The wire dialect the upstream speaks."""
+        ...
 
     async def open(self, call: UpstreamCall) -> httpx.Response:
         """Send the call; return the open 2xx response or raise UpstreamFailure."""
         ...
+
+
+class HttpExecutor:
+    """Base of the HTTP executors: subclasses give the URL and the auth headers."""
+
+    dialect: ClassVar[Format]
+
+    def __init__(self, clients: HttpClients, global_proxy: str, timeouts: UpstreamTimeouts) -> None:
+        self._clients = clients
+        self._global_proxy = global_proxy
+        self._timeouts = timeouts
+
+    def url(self, call: UpstreamCall) -> str:
+        """The upstream URL for the call's action."""
+        raise NotImplementedError
+
+    def auth_headers(self, credential: Credential) -> dict[str, str]:
+        """The headers that carry the credential."""
+        raise NotImplementedError
+
+    def dialect_headers(self, call: UpstreamCall) -> dict[str, str]:
+        """Headers the dialect requires besides auth (e.g. `anthropic-version`)."""
+        return {}
+
+    async def open(self, call: UpstreamCall) -> httpx.Response:
+        """Post the body; the open 2xx response, or UpstreamFailure."""
+        credential = call.credential
+        client = self._clients.get(credential.proxy_url, self._global_proxy, self._timeouts)
+        headers = entry_headers(credential)
+        headers.update({name.lower(): value for name, value in call.forward_headers})
+        headers.update(self.dialect_headers(call))
+        headers.update(self.auth_headers(credential))
+        headers["content-type"] = "application/json"
+        headers["accept"] = "text/event-stream" if call.stream else "application/json"
+        request = client.build_request("POST", self.url(call), content=call.body, headers=headers)
+        return await open_upstream(client, request, credential, self.dialect)
 
 
 def redact(data: bytes, credential: Credential) -> bytes:
@@ -58,16 +126,14 @@ def redact(data: bytes, credential: Credential) -> bytes:
 
 
 def entry_headers(credential: Credential) -> dict[str, str]:
-    """Per-entry custom headers, without any that would change the hop or the auth."""
+    """Per-entry custom headers, without any that would change the hop or the framing."""
     return {
-        name.lower(): value
-        for name, value in credential.headers
-        if name.lower() not in _HOP_BY_HOP and name.lower() != "host"
+        name.lower(): value for name, value in credential.headers if name.lower() not in _HOP_BY_HOP
     }
 
 
 async def open_upstream(
-    client: httpx.AsyncClient, request: httpx.Request, credential: Credential
+    client: httpx.AsyncClient, request: httpx.Request, credential: Credential, dialect: Format
 ) -> httpx.Response:
     """Send a request as a stream; a non-2xx answer or a transport error becomes UpstreamFailure."""
     try:
@@ -89,9 +155,10 @@ async def open_upstream(
     raise UpstreamFailure(
         f"upstream status {response.status_code}",
         status=response.status_code,
-        headers=_plain_headers(response.headers),
+        headers={name.lower(): value for name, value in response.headers.items()},
         body=redact(body, credential),
         content_type=response.headers.get("content-type", "application/json"),
+        dialect=dialect.value,
     )
 
 
@@ -104,7 +171,3 @@ async def _read_limited(response: httpx.Response, limit: int) -> bytes:
         if size >= limit:
             break
     return b"".join(parts)[:limit]
-
-
-def _plain_headers(headers: httpx.Headers) -> dict[str, str]:
-    return {name.lower(): value for name, value in headers.items()}

@@ -102,16 +102,20 @@ class Codec(Protocol):
         """
         ...
 
-    def decode_response(self, body: dict[str, Any]) -> Response:
-        """An upstream's non-streamed answer as a canonical response."""
+    def decode_response(self, body: dict[str, Any], request: Request | None = None) -> Response:
+        """An upstream's non-streamed answer as a canonical response.
+
+        `request` is the canonical request that was sent, when known: dialects that rewrote
+        something on the way up (Gemini tool names) map it back with it.
+        """
         ...
 
     def encode_response(self, response: Response, model: str) -> dict[str, Any]:
         """The client's non-streamed answer; `model` is the name the client asked for."""
         ...
 
-    def stream_decoder(self) -> StreamDecoder:
-        """A decoder for one upstream stream in this dialect."""
+    def stream_decoder(self, request: Request | None = None) -> StreamDecoder:
+        """A decoder for one upstream stream in this dialect (`request` as in decode_response)."""
         ...
 
     def stream_encoder(self, request: Request, model: str) -> StreamEncoder:

@@ -33,13 +33,22 @@ def translate_response(
 class StreamTranslator:
     """Upstream SSE events in, client stream bytes out, event by event."""
 
-    __slots__ = ("_decoder", "_encoder", "events_seen", "finished")
+    __slots__ = ("_decoder", "_encoder", "completed", "errored")
 
-    def __init__(self, upstream: Codec, client: Codec, request: Request, client_model: str) -> None:
-        self._decoder: StreamDecoder = upstream.stream_decoder()
-        self._encoder: StreamEncoder = client.stream_encoder(request, client_model)
-        self.finished = False
-        self.events_seen = 0
+    def __init__(
+        self,
+        upstream: Codec,
+        client: Codec,
+        request: Request,
+        client_model: str,
+        encoder: StreamEncoder | None = None,
+    ) -> None:
+        self._decoder: StreamDecoder = upstream.stream_decoder(request)
+        self._encoder: StreamEncoder = encoder or client.stream_encoder(request, client_model)
+        self.completed = False
+        """The upstream ended the answer properly."""
+        self.errored = False
+        """An error event went out to the client."""
 
     @property
     def decoder(self) -> StreamDecoder:
@@ -62,10 +71,11 @@ class StreamTranslator:
     def _encode(self, events: list[Event]) -> bytes:
         if not events:
             return b""
-        self.events_seen += len(events)
         parts = []
         for event in events:
-            if isinstance(event, StreamError | StreamEnd):
-                self.finished = True
+            if isinstance(event, StreamEnd):
+                self.completed = True
+            elif isinstance(event, StreamError):
+                self.errored = True
             parts.append(self._encoder.feed(event))
         return b"".join(parts)

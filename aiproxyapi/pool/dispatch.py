@@ -178,4 +178,5 @@ def _client_fault(failure: UpstreamFailure) -> UpstreamError:
         status=failure.status or 400,
         body=failure.body,
         content_type=failure.content_type,
+        dialect=failure.dialect,
     )

@@ -1,4 +1,8 @@
-"""How the fake upstream writes its replies on the wire: JSON, SSE streams, errors, resets."""
+"""How the fake upstream writes its replies on the wire: JSON, streams, errors, resets.
+
+One flow serves every dialect: route, auth, body, scripted reply, strictness checks, answer.
+What differs per dialect lives in a :class:`~._dialects.Codec`.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,26 @@ import asyncio
 import itertools
 import socket
 import struct
-import time
 from collections.abc import Callable
 from typing import Any
 
+from ._answer import resolve
+from ._dialects import CODECS, Codec, EventStream, JsonBody
 from ._http11 import LAST_CHUNK, HttpRequest, encode_chunk, encode_head
-from .openai_wire import chunk_events, completion_body, dumps, error_body, models_body, split_text
-from .replies import Headers, RecordedRequest, Reply
+from ._routes import match
+from .openai_wire import dumps, error_body
+from .replies import Endpoint, Headers, RecordedRequest, Reply
 
 __all__ = ["ResetError", "Responder"]
+
+_ECHO_MESSAGES = {
+    "openai": "Incorrect API key provided: {key}",
+    "openai-responses": "Incorrect API key provided: {key}",
+    "codex": "Could not parse your authentication token: {key}",
+    "claude": "invalid x-api-key: {key}",
+    "gemini": "API key not valid: {key}. Please pass a valid API key.",
+}
+_BAD_JSON = "We could not parse the JSON body of your request."
 
 
 class ResetError(Exception):
@@ -22,10 +37,12 @@ class ResetError(Exception):
 
 
 class Responder:
-    """Answers requests of the OpenAI routes; replies for chat come from next_reply(key)."""
+    """Answers every route; replies come from next_reply(key, endpoint)."""
 
     def __init__(
-        self, next_reply: Callable[[str | None], Reply], models: Callable[[], list[str]]
+        self,
+        next_reply: Callable[[str | None, Endpoint], Reply],
+        models: Callable[[], list[str]],
     ) -> None:
         self._next_reply = next_reply
         self._models = models
@@ -35,35 +52,48 @@ class Responder:
         self, request: HttpRequest, record: RecordedRequest, writer: asyncio.StreamWriter
     ) -> bool:
         """Write the reply for one request; returns False when the connection must close."""
-        route = (request.method, request.path)
-        if route == ("GET", "/v1/models"):
-            return await self.write_simple(writer, 200, models_body(self._models()))
-        if request.path not in ("/v1/models", "/v1/chat/completions"):
+        route = match(request)
+        if route is None:
             return await self.write_simple(writer, 404, error_body(404, "Unknown URL."))
-        if route != ("POST", "/v1/chat/completions"):
-            return await self.write_simple(writer, 405, error_body(405, "Method not allowed."))
-        if record.key is None:
-            message = "You didn't provide an API key."
-            return await self.write_simple(writer, 401, error_body(401, message))
+        codec = CODECS[route.dialect]
+        if request.method != route.method:
+            return await self._write_error(writer, codec, 405, "Method not allowed.")
+        if route.endpoint == "models":
+            return await self._write_json(writer, codec, 200, codec.models(self._models()), ())
+        if route.endpoint == "other":
+            return await self._write_error(writer, codec, 404, f"Unknown method {route.action}.")
+        refused = codec.refuse(request, record.key)
+        if refused is not None:
+            return await self._write_error(writer, codec, *refused)
         if not isinstance(record.json, dict):
-            message = "We could not parse the JSON body of your request."
-            return await self.write_simple(writer, 400, error_body(400, message))
-        reply = self._next_reply(record.key)
+            return await self._write_error(writer, codec, 400, _BAD_JSON)
+        reply = self._next_reply(record.key, route.endpoint)
         record.reply = reply
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.kind == "hang":
             await asyncio.Future()  # ends only by cancellation: client gone or server stopping
         if reply.kind in ("error", "raw") or reply.status != 200:
-            return await self._write_fixed(writer, reply, record.key)
-        return await self._write_completion(writer, reply, record)
+            return await self._write_fixed(writer, codec, reply, record)
+        problem = codec.check(route, record.json)
+        if problem is not None:
+            record.rejected = problem
+            return await self._write_error(writer, codec, 400, problem)
+        if route.endpoint == "generate":
+            serial = next(self._ids)
+            answer = resolve(reply, record, serial, default_model=codec.default_model)
+            rendered = codec.answer(route, record, answer)
+        else:
+            rendered = JsonBody(codec.measure(route, record.json))
+        if reply.reset_after == 0:
+            await self._reset(writer)
+        if isinstance(rendered, EventStream):
+            return await self._write_stream(writer, codec, reply, rendered)
+        return await self._write_ok_json(writer, codec, reply, rendered)
 
-    def _base_headers(self, extra: Headers, content_type: str) -> list[tuple[str, str]]:
+    def _headers(self, codec: Codec, extra: Headers, content_type: str) -> list[tuple[str, str]]:
         given = {k.lower() for k, _ in extra}
-        headers = [
-            ("x-request-id", f"req_fake_{next(self._ids)}"),
-            ("openai-version", "2020-10-01"),
-        ]
+        headers = codec.headers(next(self._ids))
         if "content-type" not in given:
             headers.append(("Content-Type", content_type))
         return headers + list(extra)
@@ -71,9 +101,21 @@ class Responder:
     async def write_simple(
         self, writer: asyncio.StreamWriter, status: int, body: Any, *, close: bool = False
     ) -> bool:
-        """A JSON response with Content-Length; returns whether the connection stays open."""
+        """An OpenAI-style JSON response; returns whether the connection stays open."""
+        return await self._write_json(writer, CODECS["openai"], status, body, (), close=close)
+
+    async def _write_json(
+        self,
+        writer: asyncio.StreamWriter,
+        codec: Codec,
+        status: int,
+        body: Any,
+        extra: Headers,
+        *,
+        close: bool = False,
+    ) -> bool:
         data = dumps(body)
-        headers = self._base_headers((), "application/json")
+        headers = self._headers(codec, extra, "application/json")
         headers.append(("Content-Length", str(len(data))))
         if close:
             headers.append(("Connection", "close"))
@@ -81,11 +123,27 @@ class Responder:
         await writer.drain()
         return not close
 
-    async def _write_fixed(self, writer: asyncio.StreamWriter, reply: Reply, key: str) -> bool:
-        data = reply.body or b""
-        if reply.echoes_key:
-            data = dumps(error_body(reply.status, f"Incorrect API key provided: {key}"))
-        headers = self._base_headers(reply.headers, "application/json")
+    async def _write_error(
+        self, writer: asyncio.StreamWriter, codec: Codec, status: int, message: str
+    ) -> bool:
+        return await self._write_json(
+            writer, codec, status, codec.error_body(status, message, None), ()
+        )
+
+    async def _write_fixed(
+        self, writer: asyncio.StreamWriter, codec: Codec, reply: Reply, record: RecordedRequest
+    ) -> bool:
+        data = reply.body
+        if reply.echoes_key or data is None:
+            message = None
+            if reply.echoes_key:
+                message = _ECHO_MESSAGES[record.dialect].format(key=record.key)
+            data = dumps(codec.error_body(reply.status, message, reply.retry_after))
+        extra = list(reply.headers)
+        given = {k.lower() for k, _ in extra}
+        if reply.retry_after is not None and codec.retry_header and "retry-after" not in given:
+            extra.append(("retry-after", f"{reply.retry_after:g}"))
+        headers = self._headers(codec, tuple(extra), "application/json")
         if reply.chunked:
             headers.append(("Transfer-Encoding", "chunked"))
             payload = (encode_chunk(data) if data else b"") + (
@@ -100,52 +158,34 @@ class Responder:
         await writer.drain()
         return not reply.truncate
 
-    async def _write_completion(
-        self, writer: asyncio.StreamWriter, reply: Reply, record: RecordedRequest
+    async def _write_ok_json(
+        self, writer: asyncio.StreamWriter, codec: Codec, reply: Reply, rendered: JsonBody
     ) -> bool:
-        body: dict[str, Any] = record.json
-        key = record.key or ""
-        text = key if reply.echoes_key else reply.text
-        common: dict[str, Any] = {
-            "id": f"chatcmpl-fake{next(self._ids)}",
-            "created": int(time.time()),
-            "model": reply.model or str(body.get("model") or "gpt-4o"),
-            "finish_reason": reply.finish_reason,
-        }
-        if text is None:
-            text = f"hello from key {key[-6:]}"
-        if reply.reset_after == 0:
+        """A 200 JSON answer; a scripted reset sends the headers and half the body first."""
+        data = dumps(rendered.body)
+        headers = self._headers(codec, reply.headers, "application/json")
+        headers.append(("Content-Length", str(len(data))))
+        if reply.reset_after is not None:
+            writer.write(encode_head(200, headers) + data[: len(data) // 2])
             await self._reset(writer)
-        if not record.stream:
-            data = dumps(completion_body(text=text, usage=reply.usage, **common))
-            headers = self._base_headers(reply.headers, "application/json")
-            headers.append(("Content-Length", str(len(data))))
-            if reply.reset_after is not None:
-                writer.write(encode_head(200, headers) + data[: len(data) // 2])
-                await self._reset(writer)
-            writer.write(encode_head(200, headers) + data)
-            await writer.drain()
-            return True
-        options = body.get("stream_options")
-        include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        pieces = split_text(text, reply.chunks)
-        chunks = chunk_events(pieces=pieces, usage=reply.usage if include_usage else None, **common)
-        return await self._write_stream(writer, reply, [*map(dumps, chunks), b"[DONE]"])
+        writer.write(encode_head(200, headers) + data)
+        await writer.drain()
+        return True
 
     async def _write_stream(
-        self, writer: asyncio.StreamWriter, reply: Reply, events: list[bytes]
+        self, writer: asyncio.StreamWriter, codec: Codec, reply: Reply, stream: EventStream
     ) -> bool:
-        """Send each event as ``data: ...`` in its own HTTP chunk, resetting where scripted."""
-        headers = self._base_headers(reply.headers, "text/event-stream")
+        """Send each frame in its own HTTP chunk, resetting where scripted."""
+        headers = self._headers(codec, reply.headers, stream.content_type)
         headers += [("Cache-Control", "no-cache"), ("Transfer-Encoding", "chunked")]
         writer.write(encode_head(200, headers))
         await writer.drain()
-        for index, event in enumerate(events):
+        for index, frame in enumerate(stream.frames):
             if index == reply.reset_after:
                 await self._reset(writer)
             if index and reply.chunk_delay:
                 await asyncio.sleep(reply.chunk_delay)
-            writer.write(encode_chunk(b"data: " + event + b"\n\n"))
+            writer.write(encode_chunk(frame))
             await writer.drain()
         if reply.reset_after is not None:
             await self._reset(writer)

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["CLIENT_KEY", "gateway_config", "openai_entry"]
+__all__ = ["CLIENT_KEY", "gateway_config", "openai_entry", "provider_key_entry"]
 
 CLIENT_KEY = "sk-client-test-5b1d"
 
@@ -24,6 +24,25 @@ def openai_entry(
         "name": name,
         "base-url": base_url,
         "api-key-entries": [{"api-key": key} for key in keys],
+        "models": [
+            {"name": model} if isinstance(model, str) else {"name": model[0], "alias": model[1]}
+            for model in models
+        ],
+    }
+    entry.update(extra)
+    return entry
+
+
+def provider_key_entry(
+    api_key: str,
+    base_url: str,
+    models: Sequence[tuple[str, str] | str] = (),
+    **extra: Any,
+) -> dict[str, Any]:
+    """One item of `claude-api-key`, `gemini-api-key`, `codex-api-key` or `vertex-api-key`."""
+    entry: dict[str, Any] = {
+        "api-key": api_key,
+        "base-url": base_url,
         "models": [
             {"name": model} if isinstance(model, str) else {"name": model[0], "alias": model[1]}
             for model in models

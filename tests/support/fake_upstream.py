@@ -1,16 +1,22 @@
-"""A scriptable fake OpenAI-compatible upstream: a real HTTP/1.1 server on 127.0.0.1.
+"""A scriptable fake AI upstream: a real HTTP/1.1 server on 127.0.0.1 speaking every dialect.
 
 It runs its own asyncio loop in a background thread, so sync and async tests use it alike::
 
     with FakeUpstream() as up:
-        up.script(Reply.error(429, headers={"Retry-After": "5"}), key="sk-a")
-        ...  # point the gateway (or a client) at up.base_url
+        up.script(Reply.error(429, retry_after=5), key="sk-a")
+        up.script(Reply.ok("hi", thinking="hmm", tool_calls=[ToolCall("f", {"x": 1})]))
+        ...  # point the gateway (or a client) at up.base_url / up.root_url / up.codex_base_url
         assert up.requests_for("sk-a")[0].json["model"] == "gpt-4o"
 
-``POST /v1/chat/completions`` answers with the next scripted :class:`Reply` for the presented
-Bearer key, else the next unkeyed scripted reply, else the key's default, else ``up.default``.
-A request without a Bearer key gets 401 and consumes no script. ``GET /v1/models`` lists
-``up.models`` and is never scripted. Every request is recorded as a :class:`RecordedRequest`,
+The path picks the dialect (see ``_routes.py`` for the table): OpenAI Chat, embeddings and models
+under ``/v1``, OpenAI Responses at ``/v1/responses``, the Codex backend at
+``/backend-api/codex/responses``, Anthropic at ``/v1/messages`` (+ ``/count_tokens``), and Gemini
+at ``/v1beta/models/{model}:{action}`` and the Vertex publisher paths. A generation answers with
+the next scripted :class:`Reply` for the presented key, else the next unkeyed scripted reply,
+else the key's default, else ``up.default``, rendered in the request's dialect. Token counting
+and embeddings have their own scripts (``endpoint=``) and otherwise answer from the body. A
+request without a credential gets the dialect's 401 (403 for Gemini) and consumes no script;
+models lists are never scripted. Every request is recorded as a :class:`RecordedRequest`,
 including whether the client went away before the reply was done.
 """
 
@@ -27,17 +33,18 @@ from typing import Any
 
 from ._http11 import BufferedConn, HttpParseError, HttpRequest, read_request
 from ._respond import ResetError, Responder
+from ._routes import match, presented_key
 from .openai_wire import Usage, error_body
-from .replies import RecordedRequest, Reply
+from .replies import Endpoint, RecordedRequest, Reply, ToolCall
 
-__all__ = ["FakeUpstream", "RecordedRequest", "Reply", "Usage"]
+__all__ = ["FakeUpstream", "RecordedRequest", "Reply", "ToolCall", "Usage"]
 
 _IDLE_TIMEOUT = 60.0  # a keep-alive connection with no new request is closed after this
 _STOP_TIMEOUT = 10.0
 
 
 class FakeUpstream:
-    """The fake OpenAI-compatible server; ``start()``/``stop()`` or use it as a context manager."""
+    """The fake upstream server; ``start()``/``stop()`` or use it as a context manager."""
 
     def __init__(
         self, *, default: Reply | None = None, models: Sequence[str] = ("gpt-4o", "gpt-4o-mini")
@@ -46,8 +53,7 @@ class FakeUpstream:
         self._lock = threading.Lock()
         self._default = default or Reply.ok()
         self._key_defaults: dict[str, Reply] = {}
-        self._queue: deque[Reply] = deque()
-        self._key_queues: dict[str, deque[Reply]] = {}
+        self._queues: dict[tuple[Endpoint, str | None], deque[Reply]] = {}
         self._requests: list[RecordedRequest] = []
         self._responder = Responder(self._next_reply, lambda: list(self.models))
         self._open_connections = 0
@@ -104,15 +110,25 @@ class FakeUpstream:
         return self._port
 
     @property
+    def root_url(self) -> str:
+        """``http://127.0.0.1:PORT``, the base URL of Anthropic and Gemini clients."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT/v1``, what an OpenAI client takes as base URL."""
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.root_url}/v1"
+
+    @property
+    def codex_base_url(self) -> str:
+        """``http://127.0.0.1:PORT/backend-api/codex``; Codex clients post to ``/responses``."""
+        return f"{self.root_url}/backend-api/codex"
 
     # -- scripting ---------------------------------------------------------------------------
 
     @property
     def default(self) -> Reply:
-        """The reply used when nothing is scripted and the key has no default of its own."""
+        """The generation reply used when nothing is scripted and the key has no default."""
         with self._lock:
             return self._default
 
@@ -131,25 +147,38 @@ class FakeUpstream:
             else:
                 self._key_defaults[key] = reply
 
-    def script(self, *replies: Reply, key: str | None = None, times: int = 1) -> None:
-        """Queue replies, each used for one request (for that Bearer key only, if given)."""
+    def script(
+        self,
+        *replies: Reply,
+        key: str | None = None,
+        times: int = 1,
+        endpoint: Endpoint = "generate",
+    ) -> None:
+        """Queue replies, each used for one request (for that key only, if given).
+
+        endpoint picks the requests that consume them: ``generate`` (every dialect's generation
+        route), ``count_tokens`` or ``embeddings``.
+        """
         with self._lock:
-            queue = self._queue if key is None else self._key_queues.setdefault(key, deque())
+            queue = self._queues.setdefault((endpoint, key), deque())
             for _ in range(times):
                 queue.extend(replies)
 
-    def pending(self, key: str | None = None) -> int:
+    def pending(self, key: str | None = None, *, endpoint: Endpoint = "generate") -> int:
         """How many scripted replies are still unused (for one key, or unkeyed)."""
         with self._lock:
-            return len(self._queue if key is None else self._key_queues.get(key, ()))
+            return len(self._queues.get((endpoint, key), ()))
 
-    def _next_reply(self, key: str | None) -> Reply:
+    def _next_reply(self, key: str | None, endpoint: Endpoint = "generate") -> Reply:
         with self._lock:
-            keyed = self._key_queues.get(key) if key is not None else None
+            keyed = self._queues.get((endpoint, key)) if key is not None else None
             if keyed:
                 return keyed.popleft()
-            if self._queue:
-                return self._queue.popleft()
+            unkeyed = self._queues.get((endpoint, None))
+            if unkeyed:
+                return unkeyed.popleft()
+            if endpoint != "generate":
+                return Reply.ok()  # counted or embedded from the body
             if key is not None and key in self._key_defaults:
                 return self._key_defaults[key]
             return self._default
@@ -163,7 +192,7 @@ class FakeUpstream:
             return list(self._requests)
 
     def requests_for(self, key: str) -> list[RecordedRequest]:
-        """The requests that presented this Bearer key."""
+        """The requests that presented this key (in whichever header or query it came)."""
         return [r for r in self.requests if r.key == key]
 
     def clear(self, *, scripts: bool = False) -> None:
@@ -171,8 +200,7 @@ class FakeUpstream:
         with self._lock:
             self._requests.clear()
             if scripts:
-                self._queue.clear()
-                self._key_queues.clear()
+                self._queues.clear()
                 self._key_defaults.clear()
 
     @property
@@ -313,9 +341,11 @@ class FakeUpstream:
             parsed: Any = json.loads(request.body) if request.body else None
         except ValueError:
             parsed = None
-        auth = headers.get("authorization", "")
-        scheme, _, token = auth.partition(" ")
-        key = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+        route = match(request)
+        dialect = route.dialect if route is not None else None
+        model = route.model if route is not None else None
+        if model is None and isinstance(parsed, dict) and isinstance(parsed.get("model"), str):
+            model = parsed["model"]
         record = RecordedRequest(
             method=request.method,
             path=request.path,
@@ -323,9 +353,12 @@ class FakeUpstream:
             headers=headers,
             body=request.body,
             json=parsed,
-            key=key,
+            key=presented_key(request, dialect),
             timestamp=time.time(),
             monotonic=time.monotonic(),
+            dialect=dialect or "openai",
+            model=model,
+            endpoint=route.endpoint if route is not None else "other",
         )
         with self._lock:
             self._requests.append(record)

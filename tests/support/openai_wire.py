@@ -2,7 +2,8 @@
 
 Shapes follow wire-formats.md §1.5-§1.7 and §3: ``chat.completion`` objects,
 ``chat.completion.chunk`` SSE events ending in ``data: [DONE]``, the error envelope, and the
-models list.
+models list. Reasoning travels as the de-facto ``reasoning_content`` (§1.6, last bullet); tool
+call arguments stream as fragments keyed by ``index``, interleaved when there are several.
 """
 
 from __future__ import annotations
@@ -10,15 +11,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
+    "ChatToolCall",
     "Usage",
     "chunk_events",
     "completion_body",
     "dumps",
     "error_body",
     "models_body",
+    "split_json",
     "split_text",
     "sse_data",
 ]
@@ -91,10 +94,55 @@ def split_text(text: str, pieces: int | None) -> list[str]:
     return [text[i * size : (i + 1) * size] for i in range(pieces)]
 
 
+class ChatToolCall(NamedTuple):
+    """A tool call as Chat carries it: the arguments are a JSON string."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+def split_json(text: str) -> list[str]:
+    """Cut a JSON string into the 2-3 fragments a stream carries (short ones stay whole)."""
+    if len(text) <= 2:
+        return [text]
+    size = -(-len(text) // 3)
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def _tool_call_json(call: ChatToolCall) -> dict[str, Any]:
+    return {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments},
+    }
+
+
 def completion_body(
-    *, id: str, created: int, model: str, text: str, finish_reason: str, usage: Usage
+    *,
+    id: str,
+    created: int,
+    model: str,
+    text: str,
+    finish_reason: str,
+    usage: Usage,
+    reasoning: str | None = None,
+    tool_calls: Sequence[ChatToolCall] = (),
 ) -> dict[str, Any]:
-    """A non-streaming ``chat.completion`` object with one choice."""
+    """A non-streaming ``chat.completion`` object with one choice.
+
+    content is null when there are tool calls and no text, as OpenAI answers.
+    """
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": text if text or not tool_calls else None,
+        "refusal": None,
+        "annotations": [],
+    }
+    if reasoning is not None:
+        message["reasoning_content"] = reasoning
+    if tool_calls:
+        message["tool_calls"] = [_tool_call_json(call) for call in tool_calls]
     return {
         "id": id,
         "object": "chat.completion",
@@ -103,20 +151,26 @@ def completion_body(
         "system_fingerprint": _FINGERPRINT,
         "service_tier": "default",
         "choices": [
-            {
-                "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": text,
-                    "refusal": None,
-                    "annotations": [],
-                },
-                "logprobs": None,
-                "finish_reason": finish_reason,
-            }
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
         ],
         "usage": usage.to_json(),
     }
+
+
+def _tool_call_deltas(tool_calls: Sequence[ChatToolCall]) -> list[dict[str, Any]]:
+    """One delta per fragment: every call's head first, then argument pieces round-robin."""
+    deltas: list[dict[str, Any]] = []
+    for index, call in enumerate(tool_calls):
+        head = {"index": index, **_tool_call_json(call)}
+        head["function"] = {"name": call.name, "arguments": ""}
+        deltas.append({"tool_calls": [head]})
+    fragments = [split_json(call.arguments) for call in tool_calls]
+    for round_ in range(max(map(len, fragments), default=0)):
+        for index, pieces in enumerate(fragments):
+            if round_ < len(pieces):
+                piece = {"index": index, "function": {"arguments": pieces[round_]}}
+                deltas.append({"tool_calls": [piece]})
+    return deltas
 
 
 def chunk_events(
@@ -127,11 +181,15 @@ def chunk_events(
     pieces: Sequence[str],
     finish_reason: str,
     usage: Usage | None,
+    reasoning_pieces: Sequence[str] = (),
+    tool_calls: Sequence[ChatToolCall] = (),
 ) -> list[dict[str, Any]]:
     """The ``chat.completion.chunk`` objects of one stream, without the ``[DONE]`` terminator.
 
-    A role chunk, one chunk per piece, the finish chunk, then (only when usage is given, i.e. the
-    request asked for ``stream_options.include_usage``) a usage chunk with ``choices: []``.
+    A role chunk, then one chunk per reasoning piece, per text piece and per tool-call fragment,
+    the finish chunk, then (only when usage is given, i.e. the request asked for
+    ``stream_options.include_usage``) a usage chunk with ``choices: []``. With tool calls, empty
+    text pieces are left out.
     """
 
     def chunk(delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
@@ -148,8 +206,12 @@ def chunk_events(
             body["usage"] = None
         return body
 
+    if tool_calls:
+        pieces = [piece for piece in pieces if piece]
     events = [chunk({"role": "assistant", "content": "", "refusal": None}, None)]
+    events += [chunk({"reasoning_content": piece}, None) for piece in reasoning_pieces]
     events += [chunk({"content": piece}, None) for piece in pieces]
+    events += [chunk(delta, None) for delta in _tool_call_deltas(tool_calls)]
     events.append(chunk({}, finish_reason))
     if usage is not None:
         last = chunk({}, None)

@@ -1,4 +1,9 @@
-"""OpenAI Chat Completions: request checks, usage, error bodies and stream events."""
+"""The same-dialect fast path: request checks, `model` rewrite, usage from bodies and streams.
+
+When client and upstream both speak Chat the body goes upstream as it came (only `model`
+rewritten, usage asked for in streams), and the answer comes back byte for byte; these helpers
+are all the relay needs for that.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,13 @@ from typing import Any
 import msgspec
 
 from aiproxyapi.canonical import Usage
+from aiproxyapi.formats.codec import TranslationError
+from aiproxyapi.formats.openai_chat._usage import WireUsage, usage_from_wire
 
 __all__ = [
     "ChatRequestError",
     "StreamTap",
     "decode_request",
-    "encode_error",
-    "encode_stream_error",
     "prepare_passthrough",
     "usage_from_body",
 ]
@@ -22,31 +27,12 @@ __all__ = [
 _USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
 
 
-class ChatRequestError(ValueError):
+class ChatRequestError(TranslationError):
     """The client's body is not a usable Chat Completions request."""
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
-
-
-class _PromptDetails(msgspec.Struct):
-    cached_tokens: int | None = None
-
-
-class _CompletionDetails(msgspec.Struct):
-    reasoning_tokens: int | None = None
-
-
-class _Usage(msgspec.Struct):
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    prompt_tokens_details: _PromptDetails | None = None
-    completion_tokens_details: _CompletionDetails | None = None
 
 
 class _UsageCarrier(msgspec.Struct):
-    usage: _Usage | None = None
+    usage: WireUsage | None = None
     choices: list[Any] | None = None
 
 
@@ -105,20 +91,7 @@ def usage_from_body(body: bytes) -> Usage | None:
         carrier = _carrier_decoder.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return None
-    return _to_usage(carrier.usage) if carrier.usage else None
-
-
-def _to_usage(raw: _Usage) -> Usage:
-    cached = raw.prompt_tokens_details.cached_tokens if raw.prompt_tokens_details else None
-    reasoning = (
-        raw.completion_tokens_details.reasoning_tokens if raw.completion_tokens_details else None
-    )
-    return Usage(
-        input=raw.prompt_tokens or 0,
-        output=raw.completion_tokens or 0,
-        cached=cached or 0,
-        reasoning=reasoning or 0,
-    )
+    return usage_from_wire(carrier.usage) if carrier.usage else None
 
 
 class StreamTap:
@@ -143,17 +116,5 @@ class StreamTap:
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
             return True
         if carrier.usage is not None:
-            self.usage = _to_usage(carrier.usage)
+            self.usage = usage_from_wire(carrier.usage)
         return not (self.hide_usage_chunk and not carrier.choices)
-
-
-def encode_error(message: str, kind: str, code: str | None, param: str | None = None) -> bytes:
-    """The OpenAI error envelope."""
-    return msgspec.json.encode(
-        {"error": {"message": message, "type": kind, "param": param, "code": code}}
-    )
-
-
-def encode_stream_error(message: str, kind: str, code: str | None) -> bytes:
-    """An error after the stream started, as the OpenAI SDK recognises it."""
-    return b"data: " + encode_error(message, kind, code) + b"\n\n"

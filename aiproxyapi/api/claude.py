@@ -1,0 +1,73 @@
+"""Anthropic-dialect routes: Messages and token counting."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Response, post
+from litestar.response import Stream
+
+from aiproxyapi.api._types import HttpRequest
+from aiproxyapi.api.body import read_json_body
+from aiproxyapi.api.guard import begin, until_disconnect
+from aiproxyapi.api.serve import forwardable_headers, parse_object, serve_call
+from aiproxyapi.errors import ClientRequestError
+from aiproxyapi.formats import Format
+from aiproxyapi.formats.codec import TranslationError
+from aiproxyapi.relay import ClientCall, Inbound
+from aiproxyapi.relay.plan import Plan
+from aiproxyapi.relay.tokens import count_tokens
+
+__all__ = ["count_message_tokens", "messages"]
+
+# Anthropic's own headers reach an Anthropic upstream; never the client's key.
+_FORWARD = ("anthropic-version", "anthropic-beta")
+
+
+def _model_of(body: dict[str, object]) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise ClientRequestError(
+            "`model` is required and must be a non-empty string", param="model"
+        )
+    return model
+
+
+@post("/v1/messages", status_code=200)
+async def messages(request: HttpRequest) -> Response[bytes] | Stream:
+    """Serve an Anthropic Messages request, streaming or not."""
+    gateway, runtime, request_id, client = begin(request)
+    body = parse_object(await read_json_body(request, runtime.config.limits.max_body_bytes))
+    model = _model_of(body)
+    if not isinstance(body.get("messages"), list):
+        raise ClientRequestError("`messages` is required and must be an array", param="messages")
+    call = ClientCall(
+        Format.CLAUDE,
+        body,
+        model,
+        stream=body.get("stream") is True,
+        forward_headers=forwardable_headers(request, _FORWARD),
+    )
+    inbound = Inbound("POST /v1/messages", request_id, client)
+    return await serve_call(request, gateway, runtime, inbound, call)
+
+
+@post("/v1/messages/count_tokens", status_code=200)
+async def count_message_tokens(request: HttpRequest) -> Response[bytes]:
+    """Count a Messages request's input tokens (exact from Claude or Gemini, else estimated)."""
+    _gateway, runtime, request_id, _client = begin(request)
+    body = parse_object(await read_json_body(request, runtime.config.limits.max_body_bytes))
+    model = _model_of(body)
+    route = runtime.registry.resolve(model)
+    plan = Plan(ClientCall(Format.CLAUDE, body, model, stream=False), route)
+    try:
+        counted = await until_disconnect(request, count_tokens(runtime, plan))
+    except TranslationError as exc:
+        raise ClientRequestError(exc.message, param=exc.param) from None
+    headers = {"x-request-id": request_id}
+    if counted.estimated:
+        headers["x-token-count"] = "estimated"
+    return Response(
+        msgspec.json.encode({"input_tokens": counted.tokens}),
+        media_type="application/json",
+        headers=headers,
+    )

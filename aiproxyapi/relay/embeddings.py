@@ -1,0 +1,76 @@
+"""Embeddings: OpenAI-compatible upstreams take the client's body as it is; Gemini is translated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from aiproxyapi.errors import ClientRequestError, UpstreamFailure
+from aiproxyapi.executors import Action, UpstreamCall
+from aiproxyapi.formats import Format
+from aiproxyapi.relay.complete import read_body
+from aiproxyapi.relay.types import Completed, Inbound, UsageSink, build_record
+from aiproxyapi.routing import Candidate
+from aiproxyapi.runtime import Runtime
+
+__all__ = ["embed"]
+
+_json = msgspec.json.Decoder()
+
+
+async def embed(
+    runtime: Runtime, inbound: Inbound, body: dict[str, Any], sink: UsageSink
+) -> Completed:
+    """Serve an OpenAI embeddings request from an OpenAI-compatible or Gemini credential."""
+    from aiproxyapi.formats import openai_embeddings
+
+    inputs, model, encoding_format, _dimensions = openai_embeddings.decode_embeddings_request(body)
+    route = runtime.registry.resolve(model)
+
+    async def attempt(candidate: Candidate) -> Completed:
+        executor = runtime.executors[candidate.credential.kind]
+        if executor.dialect is Format.OPENAI_CHAT:
+            upstream: dict[str, Any] = {**body, "model": candidate.upstream_model}
+        elif executor.dialect is Format.GEMINI:
+            from aiproxyapi.formats import gemini
+
+            upstream = gemini.encode_embed_request(inputs, candidate.upstream_model)
+        else:
+            raise ClientRequestError(
+                f"model {route.model} is served by a provider without an embeddings API",
+                param="model",
+            )
+        response = await executor.open(
+            UpstreamCall(
+                credential=candidate.credential,
+                upstream_model=candidate.upstream_model,
+                body=msgspec.json.encode(upstream),
+                action=Action.EMBED,
+            )
+        )
+        try:
+            raw = await read_body(response)
+        finally:
+            await response.aclose()
+        if executor.dialect is Format.OPENAI_CHAT:
+            return Completed(response.status_code, raw)
+        from aiproxyapi.formats import gemini
+
+        try:
+            vectors = gemini.decode_embed_response(_json.decode(raw))
+        except (msgspec.DecodeError, KeyError, TypeError, ValueError):
+            raise UpstreamFailure("unreadable embeddings answer", status=502) from None
+        tokens = sum(max(1, len(text) // 4) for text in inputs)
+        answer = openai_embeddings.encode_embeddings_response(
+            vectors, route.requested, tokens, encoding_format
+        )
+        return Completed(200, msgspec.json.encode(answer))
+
+    try:
+        answer = await runtime.dispatcher.dispatch(route, attempt)
+    except ClientRequestError as error:
+        sink(build_record(inbound, route, None, None, error.status, stream=False))
+        raise
+    sink(build_record(inbound, route, None, None, answer.status, stream=False))
+    return answer

@@ -1,0 +1,207 @@
+"""Streamed answers: the first upstream bytes before committing, then event-by-event relay.
+
+Until the first upstream bytes arrive the attempt can still fail over; after the first byte has
+reached the client nothing is retried, and a broken upstream ends the client's stream with the
+dialect's error event, never a fake terminator.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+
+from aiproxyapi.canonical import Event, StreamEnd, StreamError, Usage
+from aiproxyapi.errors import UpstreamFailure
+from aiproxyapi.executors import UpstreamCall
+from aiproxyapi.formats import Format, codec_for, openai_chat
+from aiproxyapi.formats.codec import ErrorInfo, StreamDecoder
+from aiproxyapi.formats.sse import SSEDecoder, SSEEvent
+from aiproxyapi.formats.translate import StreamTranslator
+from aiproxyapi.relay.plan import Plan, UpstreamBody
+from aiproxyapi.relay.types import CLIENT_CLOSED, Inbound, Streaming, UsageSink, build_record
+from aiproxyapi.routing import Candidate
+from aiproxyapi.runtime import Runtime
+
+__all__ = ["open_stream"]
+
+
+@dataclass(slots=True)
+class _Opened:
+    candidate: Candidate
+    dialect: Format
+    upstream: UpstreamBody
+    response: httpx.Response
+    chunks: AsyncIterator[bytes]
+    first: bytes
+
+
+async def open_stream(runtime: Runtime, inbound: Inbound, plan: Plan, sink: UsageSink) -> Streaming:
+    """Dispatch until an upstream stream yields its first bytes; return the client's stream."""
+    call = plan.call
+
+    async def attempt(candidate: Candidate) -> _Opened:
+        executor = runtime.executors[candidate.credential.kind]
+        upstream = plan.body_for(executor.dialect, candidate.upstream_model)
+        response = await executor.open(
+            UpstreamCall(
+                credential=candidate.credential,
+                upstream_model=candidate.upstream_model,
+                body=upstream.body,
+                stream=True,
+                forward_headers=call.forward_headers if upstream.passthrough else (),
+            )
+        )
+        chunks = response.aiter_bytes()
+        try:
+            first = await anext(chunks, b"")
+        except httpx.HTTPError as exc:
+            await response.aclose()
+            raise UpstreamFailure(
+                f"stream failed before its first byte ({type(exc).__name__})",
+                status=None,
+                timed_out=isinstance(exc, httpx.TimeoutException),
+            ) from None
+        return _Opened(candidate, executor.dialect, upstream, response, chunks, first)
+
+    opened = await runtime.dispatcher.dispatch(plan.route, attempt)
+    relay = (
+        _PassthroughRelay(opened)
+        if opened.upstream.passthrough
+        else _TranslatingRelay(opened, plan)
+    )
+    media = "text/event-stream" if call.sse else "application/json"
+    return Streaming(_pump(relay, opened, inbound, plan, sink), media_type=media)
+
+
+class _PassthroughRelay:
+    """Same dialect: events go out as they came; a decoder only watches for usage and the end."""
+
+    def __init__(self, opened: _Opened) -> None:
+        self._tap: openai_chat.StreamTap | None = None
+        self._watch: StreamDecoder | None = None
+        if opened.dialect is Format.OPENAI_CHAT:
+            self._tap = openai_chat.StreamTap(opened.upstream.hide_usage_chunk)
+        else:
+            self._watch = codec_for(opened.dialect).stream_decoder()
+        self._dialect = opened.dialect
+        self.completed = False
+        self.errored = False
+
+    def feed(self, events: list[SSEEvent]) -> bytes:
+        out = []
+        for event in events:
+            if self._tap is not None:
+                if event.data and not self._tap.keep(event.data):
+                    continue
+                self.completed = self._tap.done
+            elif self._watch is not None and event.data:
+                self._observe(self._watch.feed(event))
+            out.append(event.raw)
+        return b"".join(out)
+
+    def _observe(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, StreamEnd):
+                self.completed = True
+            elif isinstance(event, StreamError):
+                self.errored = True
+
+    def close(self) -> bytes:
+        return b""
+
+    def fail(self, message: str) -> bytes:
+        self.errored = True
+        return codec_for(self._dialect).encode_stream_error(
+            ErrorInfo(502, message, "upstream_error")
+        )
+
+    @property
+    def usage(self) -> Usage | None:
+        if self._tap is not None:
+            return self._tap.usage
+        return self._watch.usage if self._watch is not None else None
+
+
+class _TranslatingRelay:
+    """Different dialects: upstream events through the canonical model into the client's."""
+
+    def __init__(self, opened: _Opened, plan: Plan) -> None:
+        client = codec_for(plan.call.dialect)
+        encoder = None
+        if plan.call.dialect is Format.GEMINI and not plan.call.sse:
+            from aiproxyapi.formats import gemini
+
+            encoder = gemini.json_array_stream_encoder(plan.canonical, plan.route.requested)
+        self._translator = StreamTranslator(
+            codec_for(opened.dialect), client, plan.canonical, plan.route.requested, encoder
+        )
+
+    @property
+    def completed(self) -> bool:
+        return self._translator.completed
+
+    @property
+    def errored(self) -> bool:
+        return self._translator.errored
+
+    def feed(self, events: list[SSEEvent]) -> bytes:
+        return b"".join(self._translator.feed(event) for event in events if event.data)
+
+    def close(self) -> bytes:
+        return self._translator.close()
+
+    def fail(self, message: str) -> bytes:
+        return self._translator.fail(message, "upstream_error", 502)
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._translator.decoder.usage
+
+
+async def _pump(
+    relay: _PassthroughRelay | _TranslatingRelay,
+    opened: _Opened,
+    inbound: Inbound,
+    plan: Plan,
+    sink: UsageSink,
+) -> AsyncIterator[bytes]:
+    decoder = SSEDecoder()
+    first_byte: float | None = None
+    status = CLIENT_CLOSED
+    try:
+        chunk = opened.first
+        while True:
+            out = relay.feed(decoder.feed(chunk))
+            if out:
+                if first_byte is None:
+                    first_byte = time.perf_counter()
+                yield out
+            try:
+                chunk = await anext(opened.chunks)
+            except StopAsyncIteration:
+                break
+        tail = relay.feed(decoder.close()) + relay.close()
+        if not relay.completed and not relay.errored:
+            tail += relay.fail("the upstream stream ended before it was complete")
+        status = 200 if relay.completed else 502
+        if tail:
+            yield tail
+    except httpx.HTTPError as exc:
+        status = 502
+        yield relay.fail(f"the upstream stream failed ({type(exc).__name__})")
+    finally:
+        await opened.response.aclose()
+        sink(
+            build_record(
+                inbound,
+                plan.route,
+                opened.candidate,
+                relay.usage,
+                status,
+                stream=True,
+                first_byte=first_byte,
+            )
+        )
