@@ -67,6 +67,11 @@ class Plan:
         if call.dialect is Format.OPENAI_CHAT:
             body, hidden = openai_chat.prepare_passthrough(call.body, upstream_model)
             return UpstreamBody(body, passthrough=True, hide_usage_chunk=hidden)
+        if call.dialect is Format.CLAUDE:
+            from aiproxyapi.formats import claude
+
+            prepared = claude.prepare_passthrough(call.body, upstream_model)
+            return UpstreamBody(msgspec.json.encode(prepared), passthrough=True)
         payload: dict[str, Any] = dict(call.body)
         if call.dialect in _MODEL_IN_BODY:
             payload["model"] = upstream_model

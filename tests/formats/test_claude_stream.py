@@ -22,6 +22,10 @@ from aiproxyapi.canonical import (
     UsageUpdate,
 )
 from aiproxyapi.formats.claude import CODEC, PING
+from aiproxyapi.formats.codec import Codec
+from aiproxyapi.formats.gemini import CODEC as GEMINI
+from aiproxyapi.formats.openai_chat import CODEC as CHAT
+from aiproxyapi.formats.openai_responses import CODEC as RESPONSES
 from aiproxyapi.formats.translate import StreamTranslator
 from tests.formats.claude_cases import DATA, cases, events, load, parse_stream, sse_events
 
@@ -197,15 +201,17 @@ def test_thinking_gets_its_signature_just_before_it_stops() -> None:
             start(),
             BlockStart(index=0, kind="thinking"),
             BlockDelta(index=0, text="Hmm"),
-            BlockDelta(index=0, signature="sig-"),
+            BlockDelta(index=0, signature="sig-", signature_source="claude"),
             BlockDelta(index=0, text=", yes."),
-            BlockDelta(index=0, signature="part2"),
+            BlockDelta(index=0, signature="part2", signature_source="claude"),
             BlockStop(index=0),
             BlockStart(index=1, kind="thinking"),
             BlockDelta(index=1, text="unsigned"),
             BlockStop(index=1),
             BlockStart(index=2, kind="text"),
-            BlockDelta(index=2, text="ok", signature="gemini-thought-signature"),
+            BlockDelta(
+                index=2, text="ok", signature="gemini-thought-signature", signature_source="gemini"
+            ),
             StreamEnd(),
         ]
     )
@@ -244,7 +250,7 @@ def test_a_buffered_thinking_block_keeps_its_signature() -> None:
             BlockStart(index=0, kind="text"),
             BlockStart(index=1, kind="thinking"),
             BlockDelta(index=1, text="t"),
-            BlockDelta(index=1, signature="s"),
+            BlockDelta(index=1, signature="s", signature_source="claude"),
             BlockStop(index=1),
             BlockDelta(index=0, text="x"),
             BlockStop(index=0),
@@ -358,10 +364,215 @@ def test_a_claude_upstream_relays_to_a_claude_client_through_the_translator() ->
     assert not translator.errored
     assert [name for name, _ in parse_stream(wire)] == [
         "message_start",
+        "content_block_start",  # the redacted thinking, replayed to Anthropic
+        "content_block_stop",
         "content_block_start",
         "content_block_delta",
         "content_block_delta",
         "content_block_stop",
         "message_delta",
         "message_stop",
+    ]
+
+
+# ---- signatures carry their issuer (wire-formats §9.4) --------------------------------------
+
+
+def claude_sse(*payloads: dict[str, Any]) -> bytes:
+    """An Anthropic stream written by hand: each payload framed with its `event:` line."""
+    return b"".join(
+        b"event: " + p["type"].encode() + b"\ndata: " + msgspec.json.encode(p) + b"\n\n"
+        for p in payloads
+    )
+
+
+SIGNED = claude_sse(
+    {
+        "type": "message_start",
+        "message": {"id": "msg_s", "model": "claude-x", "usage": {"input_tokens": 9}},
+    },
+    {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+    },
+    {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "thinking_delta", "thinking": "Let me think."},
+    },
+    {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "signature_delta", "signature": "Q0xBVURFLVNJRw=="},
+    },
+    {"type": "content_block_stop", "index": 0},
+    {
+        "type": "content_block_start",
+        "index": 1,
+        "content_block": {"type": "redacted_thinking", "data": "UkVEQUNURUQ="},
+    },
+    {"type": "content_block_stop", "index": 1},
+    {"type": "content_block_start", "index": 2, "content_block": {"type": "text", "text": ""}},
+    {"type": "content_block_delta", "index": 2, "delta": {"type": "text_delta", "text": "Yes."}},
+    {"type": "content_block_stop", "index": 2},
+    {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        "usage": {"output_tokens": 7},
+    },
+    {"type": "message_stop"},
+)
+
+
+def translate(wire: bytes, client: Codec, model: str = "client-model") -> bytes:
+    translator = StreamTranslator(CODEC, client, REQUEST, model)
+    out = b"".join(translator.feed(e) for e in sse_events(wire)) + translator.close()
+    assert translator.completed
+    assert not translator.errored
+    return out
+
+
+def test_the_decoder_marks_signatures_and_redacted_thinking_as_claudes() -> None:
+    decoded, _ = decode_all(SIGNED)
+    assert decoded[1:9] == [
+        BlockStart(index=0, kind="thinking"),
+        BlockDelta(index=0, text="Let me think."),
+        BlockDelta(index=0, signature="Q0xBVURFLVNJRw==", signature_source="claude"),
+        BlockStop(index=0),
+        BlockStart(index=1, kind="thinking"),
+        BlockDelta(index=1, redacted="UkVEQUNURUQ=", signature_source="claude"),
+        BlockStop(index=1),
+        BlockStart(index=2, kind="text"),
+    ]
+    # A signature given whole in content_block_start is Anthropic's too.
+    decoded, _ = decode_all(transcript("omissions"))
+    signed = [e for e in decoded if isinstance(e, BlockDelta) and e.signature]
+    assert signed == [BlockDelta(index=3, signature="sig-in-start", signature_source="claude")]
+
+
+def test_a_claude_stream_to_a_claude_client_keeps_signatures_and_redacted_thinking() -> None:
+    wire = translate(SIGNED, CODEC)
+    assert block_events(wire) == [
+        ("message_start",),
+        ("start", 0, {"type": "thinking", "thinking": "", "signature": ""}),
+        ("delta", 0, "Let me think."),
+        ("delta", 0, "Q0xBVURFLVNJRw=="),
+        ("stop", 0),
+        ("start", 1, {"type": "redacted_thinking", "data": "UkVEQUNURUQ="}),
+        ("stop", 1),
+        ("start", 2, {"type": "text", "text": ""}),
+        ("delta", 2, "Yes."),
+        ("stop", 2),
+        ("message_delta",),
+        ("message_stop",),
+    ]
+    deltas = [d["delta"]["type"] for n, d in parse_stream(wire) if n == "content_block_delta"]
+    assert deltas == ["thinking_delta", "signature_delta", "text_delta"]
+
+
+def test_the_recorded_redacted_thinking_survives_claude_to_claude() -> None:
+    wire = translate(transcript("server_tools"), CODEC)
+    assert block_events(wire)[1:3] == [
+        ("start", 0, {"type": "redacted_thinking", "data": "EmwKAhgB"}),
+        ("stop", 0),
+    ]
+
+
+def test_a_claude_stream_to_a_gemini_client_keeps_the_thinking_text_only() -> None:
+    wire = translate(SIGNED, GEMINI)
+    parts = [
+        part
+        for data in (msgspec.json.decode(e.data) for e in sse_events(wire))
+        for part in data["candidates"][0]["content"]["parts"]
+    ]
+    assert parts == [{"text": "Let me think.", "thought": True}, {"text": "Yes."}, {"text": ""}]
+
+
+def test_a_claude_stream_to_a_responses_client_has_no_encrypted_content() -> None:
+    wire = translate(SIGNED, RESPONSES)
+    final = [msgspec.json.decode(e.data) for e in sse_events(wire)][-1]
+    assert final["type"] == "response.completed"
+    # The redacted block has nothing to show a Responses client: it makes no item at all.
+    assert [
+        (item["type"], item.get("summary"), "encrypted_content" in item)
+        for item in final["response"]["output"]
+    ] == [
+        ("reasoning", [{"type": "summary_text", "text": "Let me think."}], False),
+        ("message", None, False),
+    ]
+
+
+def test_a_claude_stream_to_a_chat_client_keeps_the_reasoning_text() -> None:
+    wire = translate(SIGNED, CHAT)
+    chunks = [msgspec.json.decode(e.data) for e in sse_events(wire) if e.data != b"[DONE]"]
+    deltas = [chunk["choices"][0]["delta"] for chunk in chunks if chunk["choices"]]
+    assert deltas[1:3] == [{"reasoning_content": "Let me think."}, {"content": "Yes."}]
+
+
+@pytest.mark.parametrize("client", [GEMINI, RESPONSES, CHAT], ids=lambda c: c.format.value)
+def test_claudes_signature_and_redacted_thinking_never_reach_another_dialect(
+    client: Codec,
+) -> None:
+    wire = translate(SIGNED, client)
+    assert b"Let me think." in wire
+    assert b"Q0xBVURFLVNJRw==" not in wire
+    assert b"UkVEQUNURUQ=" not in wire
+    assert b"redacted" not in wire
+
+
+@pytest.mark.parametrize("source", ["gemini", "openai-responses", ""])
+def test_the_encoder_drops_signatures_anthropic_did_not_issue(source: str) -> None:
+    wire = encode_all(
+        [
+            start(),
+            BlockStart(index=0, kind="thinking"),
+            BlockDelta(index=0, text="Hmm", signature="c2ln", signature_source=source),
+            BlockStop(index=0),
+            BlockStart(index=1, kind="thinking"),
+            BlockDelta(index=1, signature="b25seS1zaWc=", signature_source=source),
+            BlockStop(index=1),
+            BlockStart(index=2, kind="thinking"),
+            BlockDelta(index=2, redacted="cmVk", signature_source=source),
+            BlockStop(index=2),
+            BlockStart(index=3, kind="text"),
+            BlockDelta(index=3, text="ok"),
+            BlockStop(index=3),
+            StreamEnd(),
+        ]
+    )
+    # Foreign thinking text is shown unsigned; thinking with nothing else is not sent at all.
+    assert block_events(wire) == [
+        ("message_start",),
+        ("start", 0, {"type": "thinking", "thinking": "", "signature": ""}),
+        ("delta", 0, "Hmm"),
+        ("stop", 0),
+        ("start", 1, {"type": "text", "text": ""}),
+        ("delta", 1, "ok"),
+        ("stop", 1),
+        ("message_delta",),
+        ("message_stop",),
+    ]
+
+
+def test_signed_thinking_without_text_and_buffered_redacted_thinking_go_out() -> None:
+    wire = encode_all(
+        [
+            start(),
+            BlockStart(index=0, kind="thinking"),
+            BlockDelta(index=0, signature="b25seQ==", signature_source="claude"),
+            BlockStart(index=1, kind="thinking"),
+            BlockDelta(index=1, redacted="cmVk", signature_source="claude"),
+            BlockDelta(index=1, text="ignored beside a redacted payload"),
+            BlockStop(index=1),
+            BlockStop(index=0),
+            StreamEnd(),
+        ]
+    )
+    assert block_events(wire)[1:-2] == [
+        ("start", 0, {"type": "thinking", "thinking": "", "signature": ""}),
+        ("delta", 0, "b25seQ=="),
+        ("stop", 0),
+        ("start", 1, {"type": "redacted_thinking", "data": "cmVk"}),
+        ("stop", 1),
     ]

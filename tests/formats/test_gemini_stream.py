@@ -18,12 +18,18 @@ from aiproxyapi.canonical import (
     StreamEnd,
     StreamError,
     StreamStart,
+    Tool,
     Usage,
     UsageUpdate,
 )
+from aiproxyapi.formats.claude import CODEC as CLAUDE
+from aiproxyapi.formats.codec import Codec
 from aiproxyapi.formats.gemini import CODEC, json_array_stream_encoder
-from aiproxyapi.formats.sse import SSEEvent
+from aiproxyapi.formats.openai_chat import CODEC as CHAT
+from aiproxyapi.formats.openai_responses import CODEC as RESPONSES
+from aiproxyapi.formats.sse import SSEDecoder, SSEEvent
 from aiproxyapi.formats.translate import StreamTranslator
+from tests.formats.claude_cases import parse_stream
 from tests.formats.gemini_cases import (
     DATA,
     check_answer,
@@ -107,13 +113,13 @@ def test_a_lone_signature_joins_the_open_block_or_opens_reasoning_at_the_start()
     assert decoder.feed(parts({"text": "", "thoughtSignature": "c2ln"})) == [
         StreamStart(id="r", model=""),
         BlockStart(index=0, kind="thinking"),
-        BlockDelta(index=0, signature="c2ln"),
+        BlockDelta(index=0, signature="c2ln", signature_source="gemini"),
     ]
     assert decoder.feed(parts({"text": "A"}, {"text": "", "thoughtSignature": "c2lnLTI="})) == [
         BlockStop(index=0),
         BlockStart(index=1, kind="text"),
         BlockDelta(index=1, text="A"),
-        BlockDelta(index=1, signature="c2lnLTI="),
+        BlockDelta(index=1, signature="c2lnLTI=", signature_source="gemini"),
     ]
     call = {"functionCall": {"name": "f"}}
     assert decoder.feed(parts(call, {"text": "", "thoughtSignature": "c2lnLTM="})) == [
@@ -197,8 +203,6 @@ def test_a_gemini_stream_translated_to_gemini_keeps_its_signatures() -> None:
     # translator hands the request to the decoder, so call ids continue the request's numbering.
     translator = StreamTranslator(CODEC, CODEC, Request(model="m"), "gemini-3-pro-preview")
     raw = (DATA / "stream_tools.sse").read_bytes()
-    from aiproxyapi.formats.sse import SSEDecoder
-
     out = b"".join(translator.feed(event) for event in SSEDecoder().feed(raw))
     out += translator.close()
     parts = [
@@ -233,4 +237,133 @@ def test_only_the_first_candidate_is_read_when_several_were_asked_for() -> None:
         BlockDelta(index=0, text="A"),
         BlockStop(index=0),
         StreamEnd(),
+    ]
+
+
+# ---- thought signatures carry their issuer (wire-formats §9.4) ------------------------------
+
+SIGNED_CHUNKS: list[dict[str, object]] = [
+    {
+        "candidates": [{"content": {"role": "model", "parts": [
+            {"text": "Thinking it over.", "thought": True, "thoughtSignature": "R0VNLVRIT1VHSFQ="},
+        ]}}],
+        "responseId": "rs",
+        "modelVersion": "gemini-3-pro-preview",
+    },
+    {
+        "candidates": [{"content": {"role": "model", "parts": [
+            {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": "R0VNLUNBTEw="},
+        ]}}],
+        "responseId": "rs",
+    },
+    {
+        "candidates": [{"content": {"role": "model", "parts": [
+            {"text": "Done.", "thoughtSignature": "R0VNLVRFWFQ="},
+        ]}, "finishReason": "STOP"}],
+        "responseId": "rs",
+        "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 3},
+    },
+]  # fmt: skip
+SIGNATURES = (b"R0VNLVRIT1VHSFQ=", b"R0VNLUNBTEw=", b"R0VNLVRFWFQ=")
+TOOLS_REQUEST = Request(model="m", tools=[Tool(name="get_weather")])
+
+
+def translate(client: Codec, model: str = "client-model") -> bytes:
+    translator = StreamTranslator(CODEC, client, TOOLS_REQUEST, model)
+    out = b"".join(translator.feed(data(chunk)) for chunk in SIGNED_CHUNKS) + translator.close()
+    assert translator.completed
+    assert not translator.errored
+    return out
+
+
+def test_the_decoder_marks_every_thought_signature_as_geminis() -> None:
+    decoder = CODEC.stream_decoder(TOOLS_REQUEST)
+    out = [event for chunk in SIGNED_CHUNKS for event in decoder.feed(data(chunk))]
+    signed = [e for e in out if isinstance(e, BlockDelta) and e.signature]
+    assert signed == [
+        BlockDelta(
+            index=0,
+            text="Thinking it over.",
+            signature="R0VNLVRIT1VHSFQ=",
+            signature_source="gemini",
+        ),
+        BlockDelta(index=1, signature="R0VNLUNBTEw=", signature_source="gemini"),
+        BlockDelta(index=2, text="Done.", signature="R0VNLVRFWFQ=", signature_source="gemini"),
+    ]
+    assert [
+        e for e in out if isinstance(e, BlockDelta) and e.signature_source and not e.signature
+    ] == []
+
+
+def test_a_gemini_stream_to_a_gemini_client_keeps_every_signature() -> None:
+    parts = [
+        part
+        for payload in sse_payloads(translate(CODEC, "gemini-3-pro-preview"))
+        for part in payload["candidates"][0]["content"]["parts"]
+    ]
+    assert parts == [
+        {"text": "Thinking it over.", "thought": True, "thoughtSignature": "R0VNLVRIT1VHSFQ="},
+        {"functionCall": {"id": "call_get_weather_1", "name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": "R0VNLUNBTEw="},
+        {"text": "Done.", "thoughtSignature": "R0VNLVRFWFQ="},
+        {"text": ""},
+    ]  # fmt: skip
+
+
+def test_a_gemini_stream_to_a_claude_client_keeps_the_thinking_but_not_the_signatures() -> None:
+    wire = translate(CLAUDE)
+    blocks = [
+        (name, data.get("content_block") or data.get("delta"))
+        for name, data in parse_stream(wire)
+        if name.startswith("content_block_") and name != "content_block_stop"
+    ]
+    assert blocks == [
+        ("content_block_start", {"type": "thinking", "thinking": "", "signature": ""}),
+        ("content_block_delta", {"type": "thinking_delta", "thinking": "Thinking it over."}),
+        ("content_block_start", {"type": "tool_use", "id": "call_get_weather_1", "name": "get_weather", "input": {}}),
+        ("content_block_delta", {"type": "input_json_delta", "partial_json": '{"city":"Paris"}'}),
+        ("content_block_start", {"type": "text", "text": ""}),
+        ("content_block_delta", {"type": "text_delta", "text": "Done."}),
+    ]  # fmt: skip
+
+
+def test_a_gemini_stream_to_a_responses_client_has_no_encrypted_content() -> None:
+    wire = translate(RESPONSES)
+    final = [msgspec.json.decode(event.data) for event in SSEDecoder().feed(wire)][-1]
+    output = final["response"]["output"]
+    assert [item["type"] for item in output] == ["reasoning", "function_call", "message"]
+    assert output[0]["summary"] == [{"type": "summary_text", "text": "Thinking it over."}]
+    assert all("encrypted_content" not in item for item in output)
+
+
+@pytest.mark.parametrize("client", [CLAUDE, RESPONSES, CHAT], ids=lambda c: c.format.value)
+def test_geminis_signatures_never_reach_another_dialect(client: Codec) -> None:
+    wire = translate(client)
+    assert b"Thinking it over." in wire
+    assert not any(signature in wire for signature in SIGNATURES)
+
+
+@pytest.mark.parametrize("source", ["claude", "openai-responses", ""])
+def test_the_encoder_writes_no_signature_gemini_did_not_issue(source: str) -> None:
+    encoder = CODEC.stream_encoder(Request(model="m"), "gemini-3-pro-preview")
+    stream: list[Event] = [
+        StreamStart(id="r", model="x"),
+        BlockStart(index=0, kind="thinking"),
+        BlockDelta(index=0, text="Hmm", signature="Zm9yZWlnbg==", signature_source=source),
+        BlockDelta(index=0, signature="b25seQ==", signature_source=source),
+        BlockDelta(index=0, redacted="cmVk", signature_source=source),
+        BlockStop(index=0),
+        BlockStart(index=1, kind="tool_call", tool_id="t1", tool_name="f"),
+        BlockDelta(index=1, text="{}"),
+        BlockDelta(index=1, signature="Y2FsbA==", signature_source=source),
+        BlockStop(index=1),
+        StreamEnd(),
+    ]
+    out = b"".join(encoder.feed(event) for event in stream)
+    parts = [
+        p for payload in sse_payloads(out) for p in payload["candidates"][0]["content"]["parts"]
+    ]
+    assert parts == [
+        {"text": "Hmm", "thought": True},
+        {"functionCall": {"id": "t1", "name": "f", "args": {}}},
+        {"text": ""},
     ]

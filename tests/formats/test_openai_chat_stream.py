@@ -24,8 +24,13 @@ from aiproxyapi.canonical import (
     Usage,
     UsageUpdate,
 )
+from aiproxyapi.formats.claude import CODEC as CLAUDE
+from aiproxyapi.formats.codec import Codec
+from aiproxyapi.formats.gemini import CODEC as GEMINI
 from aiproxyapi.formats.openai_chat import CODEC
+from aiproxyapi.formats.openai_responses import CODEC as RESPONSES
 from aiproxyapi.formats.sse import SSEDecoder, SSEEvent
+from aiproxyapi.formats.translate import StreamTranslator
 
 DATA = Path(__file__).parent / "data" / "openai_chat"
 EXPECTED: dict[str, Any] = json.loads((DATA / "stream_decode.json").read_text("utf-8"))
@@ -305,3 +310,92 @@ def test_a_custom_call_left_open_goes_out_before_the_finish() -> None:
     ]
     custom = {"index": 0, "id": "c", "type": "custom", "custom": {"name": "patch", "input": "x"}}
     assert deltas == [({"tool_calls": [custom]}, None), ({}, "tool_calls")]
+
+
+# ---- signatures (wire-formats §9.4): Chat has none, and writes nobody else's --------------
+
+
+def test_the_decoder_issues_no_signatures() -> None:
+    events = decode((DATA / "stream_reasoning.sse").read_bytes())
+    deltas = [e for e in events if isinstance(e, BlockDelta)]
+    assert [d.text for d in deltas][:2] == ["Let me", " think."]
+    assert all(not (d.signature or d.redacted or d.signature_source) for d in deltas)
+
+
+def test_a_chat_stream_to_a_chat_client_keeps_its_reasoning() -> None:
+    translator = StreamTranslator(CODEC, CODEC, Request(model="m"), "m")
+    raw = (DATA / "stream_reasoning.sse").read_bytes()
+    out = b"".join(translator.feed(f) for f in frames(raw)) + translator.close()
+    assert translator.completed
+    deltas = [p["choices"][0]["delta"] for p in payloads(out) if p != "[DONE]" and p["choices"]]
+    assert deltas[1:3] == [{"reasoning_content": "Let me"}, {"reasoning_content": " think."}]
+
+
+@pytest.mark.parametrize("source", ["openai", "claude", "gemini", "openai-responses", ""])
+def test_the_encoder_writes_no_signature_or_redacted_thinking(source: str) -> None:
+    events: list[Event] = [
+        StreamStart(id="x", model="m", created=1),
+        BlockStart(index=0, kind="thinking"),
+        BlockDelta(index=0, text="Hmm", signature="c2ln", signature_source=source),
+        BlockDelta(index=0, signature="bW9yZQ==", signature_source=source),
+        BlockStop(index=0),
+        BlockStart(index=1, kind="thinking"),
+        BlockDelta(index=1, redacted="cmVk", signature_source=source),
+        BlockStop(index=1),
+        BlockStart(index=2, kind="tool_call", tool_id="c1", tool_name="f"),
+        BlockDelta(index=2, text="{}"),
+        BlockDelta(index=2, signature="Y2FsbA==", signature_source=source),
+        BlockStop(index=2),
+        StreamEnd(stop_reason=StopReason.TOOL_USE),
+    ]
+    out = encode(events, model="m")
+    assert [p["choices"][0]["delta"] for p in payloads(out)[1:-1]] == [
+        {"reasoning_content": "Hmm"},
+        call(0, "c1", "f"),
+        args(0, "{}"),
+        {},
+    ]
+    for secret in (b"c2ln", b"bW9yZQ==", b"cmVk", b"Y2FsbA=="):
+        assert secret not in out
+
+
+CLAUDE_SIGNED = (
+    b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_c","model":"c"}}\n\n'
+    b'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}\n\n'
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"Pondering."}}\n\n'
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"Q0xBVURF"}}\n\n'
+    b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
+    b'event: content_block_start\ndata: {"type":"content_block_start","index":1,"content_block":{"type":"redacted_thinking","data":"UkVEQUNU"}}\n\n'
+    b'event: content_block_stop\ndata: {"type":"content_block_stop","index":1}\n\n'
+    b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":3}}\n\n'
+    b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+)  # fmt: skip
+GEMINI_SIGNED = (
+    b'data: {"candidates":[{"content":{"role":"model","parts":[{"text":"Pondering.","thought":true,"thoughtSignature":"R0VNSU5J"}]},"finishReason":"STOP"}],"responseId":"g"}\n\n'
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("upstream", "raw"),
+    [(CLAUDE, CLAUDE_SIGNED), (GEMINI, GEMINI_SIGNED)],
+    ids=["claude", "gemini"],
+)
+def test_another_vendors_stream_reaches_a_chat_client_as_reasoning_without_signatures(
+    upstream: Codec, raw: bytes
+) -> None:
+    translator = StreamTranslator(upstream, CODEC, Request(model="m"), "m")
+    out = b"".join(translator.feed(f) for f in frames(raw)) + translator.close()
+    assert translator.completed
+    deltas = [p["choices"][0]["delta"] for p in payloads(out)[1:-1]]
+    assert deltas == [{"reasoning_content": "Pondering."}, {}]
+    for secret in (b"Q0xBVURF", b"UkVEQUNU", b"R0VNSU5J"):
+        assert secret not in out
+
+
+def test_a_chat_stream_to_a_responses_client_makes_no_encrypted_content() -> None:
+    translator = StreamTranslator(CODEC, RESPONSES, Request(model="m"), "m")
+    raw = (DATA / "stream_reasoning.sse").read_bytes()
+    out = b"".join(translator.feed(f) for f in frames(raw)) + translator.close()
+    final = [json.loads(f.data) for f in frames(out)][-1]["response"]
+    assert final["output"][0]["summary"] == [{"type": "summary_text", "text": "Let me think."}]
+    assert "encrypted_content" not in final["output"][0]

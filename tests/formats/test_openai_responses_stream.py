@@ -31,9 +31,13 @@ from aiproxyapi.canonical import (
     Usage,
     UsageUpdate,
 )
-from aiproxyapi.formats.codec import ErrorInfo
+from aiproxyapi.formats.claude import CODEC as CLAUDE
+from aiproxyapi.formats.codec import Codec, ErrorInfo
+from aiproxyapi.formats.gemini import CODEC as GEMINI
+from aiproxyapi.formats.openai_chat import CODEC as CHAT
 from aiproxyapi.formats.openai_responses import CODEC, StreamFailed, assemble_from_stream
 from aiproxyapi.formats.sse import SSEDecoder, SSEEvent
+from aiproxyapi.formats.translate import StreamTranslator
 
 DATA = Path(__file__).parent / "data" / "openai_responses"
 USAGE = Usage(input=100, output=40, reasoning=10, cached=20)
@@ -349,23 +353,35 @@ def test_a_stream_error_ends_with_error_and_response_failed_and_nothing_after() 
     assert failed["output"] == []  # the open message never finished
 
 
-def test_another_vendors_signature_never_becomes_encrypted_content() -> None:
+@pytest.mark.parametrize("source", ["claude", "gemini", "openai", ""])
+def test_another_vendors_signature_never_becomes_encrypted_content(source: str) -> None:
+    # Even one that looks like OpenAI's Fernet token: only signature_source decides.
     events: list[Event] = [
         StreamStart(id="msg_1", model="claude"),
         BlockStart(index=0, kind="thinking"),
         BlockDelta(index=0, text="hmm"),
-        BlockDelta(index=0, signature="EqQBCkYIBxgCKkB"),
+        BlockDelta(index=0, signature="gAAAAABforeign", signature_source=source),
         BlockStop(index=0),
+        BlockStart(index=1, kind="thinking"),
+        BlockDelta(index=1, signature="gAAAAABonly", signature_source=source),
+        BlockDelta(index=1, redacted="cmVk", signature_source=source),
+        BlockStop(index=1),
+        BlockStart(index=2, kind="text"),
+        BlockDelta(index=2, text="ok"),
         StreamEnd(),
     ]
-    final = parsed(encode(events))[-1][1]["response"]
-    assert final["output"] == [
-        {
-            "id": "rs_msg1_0",
-            "type": "reasoning",
-            "summary": [{"type": "summary_text", "text": "hmm"}],
-        }
-    ]
+    raw = encode(events)
+    final = parsed(raw)[-1][1]["response"]
+    # Thinking with nothing to show here (a foreign signature, a redacted payload) is no item.
+    assert [item["id"] for item in final["output"]] == ["rs_msg1_0", "msg_msg1_1"]
+    assert final["output"][0] == {
+        "id": "rs_msg1_0",
+        "type": "reasoning",
+        "summary": [{"type": "summary_text", "text": "hmm"}],
+    }
+    assert b"gAAAAAB" not in raw
+    assert b"cmVk" not in raw
+    assert sdk_replay(raw) is not None
 
 
 def test_an_empty_argument_tool_call_sends_an_empty_object() -> None:
@@ -407,7 +423,7 @@ def test_a_stream_written_here_decodes_back_to_the_same_events() -> None:
         StreamStart(id="resp_rt", model="m", created=3),
         BlockStart(index=0, kind="thinking"),
         BlockDelta(index=0, text="plan"),
-        BlockDelta(index=0, signature="gAAAAABxyz"),
+        BlockDelta(index=0, signature="gAAAAABxyz", signature_source="openai-responses"),
         BlockStop(index=0),
         BlockStart(index=1, kind="text"),
         BlockDelta(index=1, text="Hi"),
@@ -431,3 +447,75 @@ def test_encode_stream_error_stands_alone() -> None:
         "code": "upstream_error",
         "message": "upstream gone",
     }
+
+
+# ---- encrypted reasoning carries its issuer (wire-formats §9.4) -----------------------------
+
+
+def translate(name: str, client: Codec, model: str = "client-model") -> bytes:
+    translator = StreamTranslator(CODEC, client, Request(model="x"), model)
+    raw = (DATA / f"{name}.sse").read_bytes()
+    out = b"".join(translator.feed(e) for e in sse_events(raw)) + translator.close()
+    assert translator.completed
+    assert not translator.errored
+    return out
+
+
+def test_the_decoder_marks_encrypted_content_as_this_dialects() -> None:
+    for name, encrypted in [("stream_openai", "gAAAAABenc"), ("stream_codex", "gAAAAABcodex")]:
+        signed = [
+            e
+            for e in decode((DATA / f"{name}.sse").read_bytes())
+            if isinstance(e, BlockDelta) and e.signature
+        ]
+        assert signed == [
+            BlockDelta(index=0, signature=encrypted, signature_source="openai-responses")
+        ]
+
+
+@pytest.mark.parametrize(
+    ("name", "summary", "encrypted"),
+    [
+        ("stream_openai", ["**Plan**\n\nCall the tool."], "gAAAAABenc"),
+        ("stream_codex", [], "gAAAAABcodex"),
+    ],
+)
+def test_a_responses_stream_to_a_responses_client_keeps_its_encrypted_content(
+    name: str, summary: list[str], encrypted: str
+) -> None:
+    frames = parsed(translate(name, CODEC))
+    final = frames[-1][1]["response"]
+    reasoning = final["output"][0]
+    assert reasoning["type"] == "reasoning"
+    assert [s["text"] for s in reasoning["summary"]] == summary
+    assert reasoning["encrypted_content"] == encrypted
+    done = [d["item"] for n, d in frames if n == "response.output_item.done"]
+    assert done[0]["encrypted_content"] == encrypted
+
+
+def test_a_responses_stream_to_a_claude_client_keeps_the_summary_but_not_the_signature() -> None:
+    raw = translate("stream_openai", CLAUDE)
+    frames = [json.loads(e.data) for e in sse_events(raw)]
+    thinking = [
+        f["delta"] for f in frames if f["type"] == "content_block_delta" and f["index"] == 0
+    ]
+    assert thinking == [
+        {"type": "thinking_delta", "thinking": "**Plan**"},
+        {"type": "thinking_delta", "thinking": "\n\n"},
+        {"type": "thinking_delta", "thinking": "Call the "},
+        {"type": "thinking_delta", "thinking": "tool."},
+    ]
+    assert b"gAAAAAB" not in raw
+
+
+def test_encrypted_only_reasoning_leaves_no_empty_thinking_block_for_claude() -> None:
+    frames = [json.loads(e.data) for e in sse_events(translate("stream_codex", CLAUDE))]
+    starts = [f["content_block"]["type"] for f in frames if f["type"] == "content_block_start"]
+    assert starts == ["text", "tool_use"]
+
+
+@pytest.mark.parametrize("client", [CLAUDE, GEMINI, CHAT], ids=lambda c: c.format.value)
+def test_encrypted_content_never_reaches_another_dialect(client: Codec) -> None:
+    raw = translate("stream_openai", client)
+    assert b"Call the " in raw
+    assert b"gAAAAAB" not in raw

@@ -18,6 +18,7 @@ from aiproxyapi.formats.claude._encode_request import (
     encode_request,
 )
 from aiproxyapi.formats.claude._errors import decode_error, encode_error, encode_stream_error
+from aiproxyapi.formats.claude._passthrough import prepare_passthrough
 from aiproxyapi.formats.claude._response import decode_response, encode_response
 from aiproxyapi.formats.claude._stream_decode import ClaudeStreamDecoder
 from aiproxyapi.formats.claude._stream_encode import PING, ClaudeStreamEncoder
@@ -35,6 +36,7 @@ __all__ = [
     "decode_count_tokens_request",
     "decode_request",
     "encode_request",
+    "prepare_passthrough",
 ]
 
 decode_count_tokens_request = decode_request

@@ -35,10 +35,11 @@ from aiproxyapi.formats.claude._media import (
     image_source,
 )
 from aiproxyapi.formats.codec import TranslationError
+from aiproxyapi.formats.dialect import Format
 
 __all__ = ["SOURCE", "decode_block", "decode_blocks", "encode_part", "place"]
 
-SOURCE = "claude"
+SOURCE = Format.CLAUDE.value
 """The `signature_source` of thinking that Anthropic signed."""
 
 _TEXT = frozenset({"type", "text"})

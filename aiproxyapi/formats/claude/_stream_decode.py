@@ -2,9 +2,12 @@
 
 Copes with upstreams that leave events out: a missing message_start or content_block_start is
 synthesised, blocks left open are closed at the end, and a stream without message_delta ends
-with a natural stop. Blocks the hub has no kind for (server tool use and results, redacted
-thinking, which canonical stream events cannot carry) are skipped, deltas and all; canonical
-block indices count only the blocks that are kept.
+with a natural stop. Blocks the hub has no kind for (server tool use and results) are skipped,
+deltas and all; canonical block indices count only the blocks that are kept. A redacted_thinking
+block becomes a thinking block whose one delta carries the opaque `data` as `redacted`.
+
+Every signature and redacted payload is marked `signature_source="claude"`: encoders replay it
+only to Anthropic (wire-formats §9.4).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from aiproxyapi.canonical import (
     Usage,
     UsageUpdate,
 )
+from aiproxyapi.formats.claude._blocks import SOURCE
 from aiproxyapi.formats.claude._errors import status_for
 from aiproxyapi.formats.claude._mapping import input_to_arguments, stop_from_claude
 from aiproxyapi.formats.sse import SSEEvent
@@ -33,7 +37,12 @@ __all__ = ["ClaudeStreamDecoder"]
 
 _json = msgspec.json.Decoder()
 _Kind = Literal["text", "thinking", "tool_call"]
-_KINDS: dict[str, _Kind] = {"text": "text", "thinking": "thinking", "tool_use": "tool_call"}
+_KINDS: dict[str, _Kind] = {
+    "text": "text",
+    "thinking": "thinking",
+    "redacted_thinking": "thinking",
+    "tool_use": "tool_call",
+}
 _DELTA_KINDS: dict[str, _Kind] = {
     "text_delta": "text",
     "thinking_delta": "thinking",
@@ -232,7 +241,10 @@ class ClaudeStreamDecoder:
             out.append(BlockDelta(index=state.index, text=text))
         signature = block.get("signature")
         if kind == "thinking" and isinstance(signature, str) and signature:
-            out.append(BlockDelta(index=state.index, signature=signature))
+            out.append(BlockDelta(index=state.index, signature=signature, signature_source=SOURCE))
+        data = block.get("data")
+        if block.get("type") == "redacted_thinking" and isinstance(data, str) and data:
+            out.append(BlockDelta(index=state.index, redacted=data, signature_source=SOURCE))
         return out
 
     def _delta(self, index: int, delta: dict[str, Any]) -> list[Event]:
@@ -252,7 +264,7 @@ class ClaudeStreamDecoder:
         if not isinstance(value, str) or not value:
             return out
         if kind == "signature_delta":
-            out.append(BlockDelta(index=block.index, signature=value))
+            out.append(BlockDelta(index=block.index, signature=value, signature_source=SOURCE))
             return out
         if kind == "input_json_delta":
             block.arguments = block.arguments or bool(value.strip())

@@ -5,6 +5,12 @@ fills and closes before the next one opens, a thinking block gets its signature_
 before its stop, and the stream ends with message_delta (stop_reason, cumulative usage) and
 message_stop; or with `event: error` and nothing after it.
 
+Signatures and redacted thinking go out only when Anthropic issued them (`signature_source`
+"claude", wire-formats §9.4); another vendor's thinking text is shown unsigned. A thinking block
+opens on the wire with its first content, since only then is it known whether it is plain
+thinking or a `redacted_thinking` block; a thinking block left with nothing to show (no text, no
+signature or payload of Anthropic's) is not sent at all.
+
 Anthropic never interleaves blocks, but the hub may (OpenAI streams parallel tool calls with
 fragments of several calls mixed). Blocks that open while another is on the wire are buffered
 and go out whole, in the order they opened, as soon as the block ahead of them stops.
@@ -28,6 +34,7 @@ from aiproxyapi.canonical import (
     Usage,
     UsageUpdate,
 )
+from aiproxyapi.formats.claude._blocks import SOURCE
 from aiproxyapi.formats.claude._errors import encode_stream_error
 from aiproxyapi.formats.claude._mapping import ToolIds, stop_to_claude, usage_to_claude
 from aiproxyapi.formats.claude._response import message_id
@@ -48,7 +55,18 @@ def sse(payload: dict[str, Any]) -> bytes:
 
 
 class _Block:
-    __slots__ = ("index", "kind", "name", "signature", "stopped", "text", "tool_id", "wire")
+    __slots__ = (
+        "index",
+        "kind",
+        "name",
+        "opened",
+        "redacted",
+        "signature",
+        "stopped",
+        "text",
+        "tool_id",
+        "wire",
+    )
 
     def __init__(self, start: BlockStart) -> None:
         self.index = start.index
@@ -57,8 +75,24 @@ class _Block:
         self.name = start.tool_name
         self.text: list[str] = []
         self.signature: list[str] = []
+        self.redacted: list[str] = []
+        self.opened = False
         self.stopped = False
         self.wire = -1
+
+    def keep(self, delta: BlockDelta) -> None:
+        """Keep a thinking delta's signature or redacted payload, if Anthropic issued it."""
+        if self.kind != "thinking" or delta.signature_source != SOURCE:
+            return
+        if delta.signature:
+            self.signature.append(delta.signature)
+        if delta.redacted and not self.opened:
+            # Once plain thinking is on the wire, a redacted payload has no place left.
+            self.redacted.append(delta.redacted)
+
+    def shown(self) -> bool:
+        """Whether the block has anything to put on the wire yet."""
+        return self.kind != "thinking" or bool(self.redacted or any(self.text))
 
 
 class ClaudeStreamEncoder:
@@ -151,15 +185,17 @@ class ClaudeStreamEncoder:
     def _delta(self, delta: BlockDelta) -> bytes:
         live = self._live
         if live is not None and live.index == delta.index:
-            if delta.signature and live.kind == "thinking":
-                live.signature.append(delta.signature)
-            return self._text(live, delta.text)
+            live.keep(delta)
+            if live.opened:
+                return b"" if live.redacted else self._text(live, delta.text)
+            if delta.text:
+                live.text.append(delta.text)
+            return self._opening(live) if live.shown() else b""
         block = self._waiting.get(delta.index)
         if block is not None:
             if delta.text:
                 block.text.append(delta.text)
-            if delta.signature and block.kind == "thinking":
-                block.signature.append(delta.signature)
+            block.keep(delta)
         return b""
 
     def _stop(self, index: int) -> bytes:
@@ -196,13 +232,19 @@ class ClaudeStreamEncoder:
         return usage
 
     def _put_on_wire(self, block: _Block) -> bytes:
+        self._live = block
+        return self._opening(block) if block.shown() else b""
+
+    def _opening(self, block: _Block) -> bytes:
+        block.opened = True
         block.wire = self._wire
         self._wire += 1
-        self._live = block
         if block.kind == "tool_call":
             self._tools = True
             tool_id = self._ids(block.tool_id) if block.tool_id else self._ids.fresh()
             content = {"type": "tool_use", "id": tool_id, "name": block.name, "input": {}}
+        elif block.redacted:
+            content = {"type": "redacted_thinking", "data": "".join(block.redacted)}
         elif block.kind == "thinking":
             content = {"type": "thinking", "thinking": "", "signature": ""}
         else:
@@ -211,7 +253,7 @@ class ClaudeStreamEncoder:
             {"type": "content_block_start", "index": block.wire, "content_block": content}
         )
         buffered, block.text = "".join(block.text), []
-        return opening + self._text(block, buffered)
+        return opening + (b"" if block.redacted else self._text(block, buffered))
 
     def _text(self, block: _Block, text: str) -> bytes:
         if not text:
@@ -228,9 +270,13 @@ class ClaudeStreamEncoder:
         if block is None:
             return b""
         out = b""
-        if block.kind == "thinking" and block.signature:
+        if not block.opened:
+            if not block.signature:
+                return b""  # thinking with nothing of its own to show: left out
+            out = self._opening(block)  # signed thinking without text: Anthropic's own
+        if block.kind == "thinking" and block.signature and not block.redacted:
             signature = {"type": "signature_delta", "signature": "".join(block.signature)}
-            out = sse({"type": "content_block_delta", "index": block.wire, "delta": signature})
+            out += sse({"type": "content_block_delta", "index": block.wire, "delta": signature})
         return out + sse({"type": "content_block_stop", "index": block.wire})
 
     def _drain(self, *, force: bool) -> bytes:

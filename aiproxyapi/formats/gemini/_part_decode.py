@@ -235,8 +235,18 @@ def _nested_image(part: Any) -> ImagePart | None:
     if not mime.startswith("image/"):
         return None  # other files have no place in a canonical tool result
     if media is inline:
-        return ImagePart(media_type=mime, data=text_of(media.get("data")))
+        return ImagePart(media_type=mime, data=_standard_base64(text_of(media.get("data"))))
     return ImagePart(media_type=mime, url=text_of(pick(media, "fileUri")))
+
+
+def _standard_base64(data: str) -> str:
+    """Gemini accepts URL-safe base64 (google-genai sends it); every other dialect needs standard."""
+    if "-" in data or "_" in data:
+        return data.translate(_URLSAFE)
+    return data
+
+
+_URLSAFE = str.maketrans("-_", "+/")
 
 
 def _result_text(response: dict[str, Any]) -> tuple[str, bool]:
@@ -256,7 +266,7 @@ def _media(media: dict[str, Any], field: str, extra: dict[str, Any]) -> Part:
         extra[field] = inner
     extras = tagged(extra)
     if field == "inlineData":
-        data = text_of(media.get("data"))
+        data = _standard_base64(text_of(media.get("data")))
         if mime.startswith("image/"):
             return ImagePart(media_type=mime, data=data, extras=extras)
         return DocumentPart(media_type=mime, data=data, extras=extras)

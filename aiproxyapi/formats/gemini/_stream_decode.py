@@ -5,6 +5,9 @@ extend the open block, a functionCall part is a complete block of its own. The c
 `finishReason` (or a prompt block without candidates) ends the answer; usage in later chunks
 still updates `usage`. Code Assist chunks (`{"response": {...}}`) are unwrapped, a JSON array of
 chunks is read element by element, and `{"error": {...}}` is a StreamError.
+
+Every `thoughtSignature` (on thought, text and functionCall parts) is marked
+`signature_source="gemini"`: encoders replay it only to Gemini (wire-formats §9.4).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from aiproxyapi.canonical import (
     Usage,
 )
 from aiproxyapi.formats.gemini._common import (
+    FMT,
     args_text,
     first_candidate,
     pick,
@@ -180,7 +184,14 @@ class GeminiStreamDecoder:
             return []  # media parts have no stream event; they are left out
         events = self._enter(kind)
         assert self._open is not None
-        events.append(BlockDelta(index=self._open, text=text, signature=signature))
+        events.append(
+            BlockDelta(
+                index=self._open,
+                text=text,
+                signature=signature,
+                signature_source=FMT if signature else "",
+            )
+        )
         return events
 
     def _call(self, call: dict[str, Any], signature: str) -> list[Event]:
@@ -200,7 +211,7 @@ class GeminiStreamDecoder:
         )
         events.append(BlockDelta(index=index, text=args_text(call.get("args"))))
         if signature:
-            events.append(BlockDelta(index=index, signature=signature))
+            events.append(BlockDelta(index=index, signature=signature, signature_source=FMT))
         events.append(BlockStop(index=index))
         return events
 

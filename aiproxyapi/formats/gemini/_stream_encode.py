@@ -8,6 +8,10 @@ error becomes a chunk `{"error": {...}}`.
 Two framings: `data: <chunk>\n\n` events (`?alt=sse`), or one JSON array written as it grows
 (`[`, chunks separated by `,`, `]` after the last), which is what `:streamGenerateContent`
 answers without `alt=sse`.
+
+A `thoughtSignature` goes out only when Gemini issued it (`signature_source` "gemini",
+wire-formats §9.4); another vendor's signatures and redacted thinking are dropped, its thinking
+text still sent as thought parts.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from aiproxyapi.canonical import (
 )
 from aiproxyapi.formats.codec import ErrorInfo
 from aiproxyapi.formats.gemini._common import (
+    FMT,
     args_object,
     finish_reason_for,
     usage_to_wire,
@@ -96,19 +101,20 @@ class GeminiStreamEncoder:
 
     def _delta(self, event: BlockDelta) -> bytes:
         kind = self._kinds.get(event.index, "text")
+        signature = event.signature if event.signature_source == FMT else ""
         if kind == "tool_call":
             call = self._calls.get(event.index)
             if call is not None:
                 call.arguments.append(event.text)
-                call.signature = event.signature or call.signature
+                call.signature = signature or call.signature
             return b""
-        if not event.text and not event.signature:
+        if not event.text and not signature:
             return b""
         part: dict[str, Any] = {"text": event.text}
         if kind == "thinking" and event.text:
             part["thought"] = True
-        if event.signature:
-            part["thoughtSignature"] = event.signature
+        if signature:
+            part["thoughtSignature"] = signature
         return self._chunk([part])
 
     def _end(self, event: StreamEnd) -> bytes:

@@ -46,8 +46,12 @@ def encode_stream_error(message: str, kind: str, code: str | None) -> bytes:
 
 
 def encode_error_info(error: ErrorInfo) -> bytes:
-    """The envelope for an ErrorInfo (the type follows the status when it has none)."""
-    return encode_error(error.message, error.kind or type_for_status(error.status), error.code)
+    """The envelope for an ErrorInfo (the type follows the status when it has none of OpenAI's).
+
+    Gemini names its errors in upper case (`INVALID_ARGUMENT`); those are no OpenAI `type`.
+    """
+    kind = error.kind if error.kind and not error.kind.isupper() else type_for_status(error.status)
+    return encode_error(error.message, kind, error.code)
 
 
 def encode_stream_error_info(error: ErrorInfo) -> bytes:

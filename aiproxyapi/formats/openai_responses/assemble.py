@@ -42,7 +42,7 @@ def assemble_from_stream(events: list[Event]) -> Response:
     """
     response = Response(id="", model="")
     blocks: dict[int, Part] = {}
-    signatures: dict[int, str] = {}
+    signatures: dict[int, tuple[str, str]] = {}
     ended = False
     for event in events:
         if isinstance(event, StreamStart):
@@ -58,7 +58,7 @@ def assemble_from_stream(events: list[Event]) -> Response:
             elif isinstance(part, TextPart | ThinkingPart):
                 part.text += event.text
             if event.signature:
-                signatures[event.index] = event.signature
+                signatures[event.index] = (event.signature, event.signature_source)
         elif isinstance(event, UsageUpdate):
             response.usage = event.usage
         elif isinstance(event, StreamEnd):
@@ -70,10 +70,10 @@ def assemble_from_stream(events: list[Event]) -> Response:
             raise StreamFailed(event.message, event.kind, event.status)
     if not ended:
         raise StreamFailed("the stream ended before its terminal event")
-    for index, signature in signatures.items():
+    for index, (signature, source) in signatures.items():
         part = blocks[index]
         if isinstance(part, ThinkingPart):
-            part.signature = signature
+            part.signature, part.signature_source = signature, source
     for part in blocks.values():
         if isinstance(part, ToolCallPart) and not part.arguments:
             part.arguments = "{}"

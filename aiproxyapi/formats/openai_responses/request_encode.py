@@ -9,6 +9,7 @@ from typing import Any
 
 from aiproxyapi.canonical import Reasoning, Request, Tool, ToolChoice
 from aiproxyapi.canonical.thinking import level_for
+from aiproxyapi.formats.dialect import Format
 from aiproxyapi.formats.openai_responses._common import listed, own, sub
 from aiproxyapi.formats.openai_responses._input_encode import encode_input
 
@@ -41,7 +42,8 @@ def encode_request(request: Request, model: str) -> dict[str, Any]:
         body["temperature"] = request.temperature
     if request.top_p is not None:
         body["top_p"] = request.top_p
-    reasoning = _encode_reasoning(request.reasoning, sub(mine, "reasoning"))
+    native = Format.OPENAI_RESPONSES.value in request.extras
+    reasoning = _encode_reasoning(request.reasoning, sub(mine, "reasoning"), native=native)
     if reasoning:
         body["reasoning"] = reasoning
     text = _encode_text(request, sub(mine, "text"))
@@ -97,14 +99,20 @@ def effort_for(reasoning: Reasoning) -> str:
     return effort
 
 
-def _encode_reasoning(reasoning: Reasoning | None, leftover: dict[str, Any]) -> dict[str, Any]:
+def _encode_reasoning(
+    reasoning: Reasoning | None, leftover: dict[str, Any], *, native: bool
+) -> dict[str, Any]:
     if reasoning is None:
         return dict(leftover)
     out = dict(leftover)
     effort = effort_for(reasoning)
     if effort:
         out["effort"] = effort
-    summary = reasoning.summary or ("auto" if reasoning.include_thoughts else "")
+    # A client of another dialect that asked for reasoning wants to see it unless it said
+    # otherwise: without a summary setting the Responses API returns empty summaries. A
+    # Responses client's own choice (even no summary) is kept as it was.
+    shown = not native and reasoning.include_thoughts is not False and effort not in ("", "none")
+    summary = reasoning.summary or ("auto" if shown else "")
     if summary and summary not in (out.get("summary"), out.get("generate_summary")):
         out["summary"] = summary
     return out

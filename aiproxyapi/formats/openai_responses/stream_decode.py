@@ -3,6 +3,8 @@
 Upstreams may leave out any optional event: blocks open on the first event that shows them,
 `.done` events and `output_item.done` fill in text whose deltas never came, and items that only
 appear in the terminal response are replayed from it. Usage comes from the terminal event.
+A reasoning item's `encrypted_content` becomes its block's signature, marked
+`signature_source="openai-responses"` so that only this dialect gets it back (wire-formats §9.4).
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ from aiproxyapi.canonical import (
     StreamStart,
     Usage,
 )
-from aiproxyapi.formats.openai_responses._common import rest, stop_reason_for, usage_from_wire
+from aiproxyapi.formats.openai_responses._common import (
+    FMT,
+    rest,
+    stop_reason_for,
+    usage_from_wire,
+)
 from aiproxyapi.formats.openai_responses.errors import error_from_failure
 from aiproxyapi.formats.sse import SSEEvent
 
@@ -254,7 +261,7 @@ class ResponsesStreamDecoder:
         block = self._block((index, _ITEM), "thinking", out)
         self._catch_up(block, text, out)
         if encrypted and block.open:
-            out.append(BlockDelta(index=block.index, signature=encrypted))
+            out.append(BlockDelta(index=block.index, signature=encrypted, signature_source=FMT))
         self._stop(block, out)
 
     def _terminal(self, data: dict[str, Any], out: list[Event]) -> None:

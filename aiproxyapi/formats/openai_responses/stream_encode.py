@@ -5,6 +5,11 @@ item bracketed by `output_item.added` / `.done` (text also by `content_part.adde
 reasoning summaries by `reasoning_summary_part.added` / `.done`); `sequence_number` counts every
 event; the terminal `response.completed` / `.incomplete` repeats every item and the usage, and a
 failure ends with `error` and `response.failed` instead.
+
+A reasoning item carries `encrypted_content` only when this dialect issued it (`signature_source`
+"openai-responses", wire-formats §9.4); other vendors' signatures and redacted thinking are
+dropped. A reasoning item is announced with its first summary text or its own encrypted content,
+so thinking with nothing to show here makes no item at all.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from aiproxyapi.canonical import (
 )
 from aiproxyapi.formats.codec import ErrorInfo
 from aiproxyapi.formats.openai_responses._common import (
+    FMT,
     item_id,
     response_id,
     response_object,
@@ -40,14 +46,9 @@ __all__ = ["ResponsesStreamEncoder"]
 _PREFIX = {"text": "msg", "thinking": "rs", "tool_call": "fc"}
 
 
-def _own_signature(signature: str) -> bool:
-    # Stream events do not say which vendor signed a thinking block; OpenAI's encrypted
-    # reasoning is a Fernet token, which always starts so. Anything else is another vendor's.
-    return signature.startswith("gAAAA")
-
-
 class _Item:
     __slots__ = (
+        "added",
         "call_id",
         "done",
         "ident",
@@ -59,10 +60,11 @@ class _Item:
         "text",
     )
 
-    def __init__(self, kind: str, ident: str, output_index: int) -> None:
+    def __init__(self, kind: str) -> None:
         self.kind = kind
-        self.ident = ident
-        self.output_index = output_index
+        self.ident = ""
+        self.output_index = -1
+        self.added = False
         self.text = ""
         self.call_id = ""
         self.name = ""
@@ -170,11 +172,17 @@ class ResponsesStreamEncoder:
         self._emit("response.in_progress", {"response": response}, out)
 
     def _block_start(self, event: BlockStart, out: list[bytes]) -> None:
-        index = len(self._items)
-        item = _Item(event.kind, item_id(_PREFIX[event.kind], self._id, index), index)
+        item = _Item(event.kind)
         item.call_id, item.name = event.tool_id, event.tool_name
-        self._items.append(item)
         self._blocks[event.index] = item
+        if item.kind != "thinking":
+            self._add(item, out)
+
+    def _add(self, item: _Item, out: list[bytes]) -> None:
+        index = len(self._items)
+        item.added, item.output_index = True, index
+        item.ident = item_id(_PREFIX[item.kind], self._id, index)
+        self._items.append(item)
         self._emit(
             "response.output_item.added",
             {"output_index": index, "item": item.wire("in_progress")},
@@ -197,8 +205,12 @@ class ResponsesStreamEncoder:
         item = self._blocks.get(event.index)
         if item is None or item.done:
             return
-        if event.signature and item.kind == "thinking" and _own_signature(event.signature):
+        if event.signature and item.kind == "thinking" and event.signature_source == FMT:
             item.signature = event.signature
+        if not (event.text or item.signature):
+            return
+        if not item.added:
+            self._add(item, out)
         if not event.text:
             return
         item.text += event.text
@@ -226,6 +238,8 @@ class ResponsesStreamEncoder:
         if item.done:
             return
         item.done = True
+        if not item.added:
+            return  # reasoning with nothing to show in this dialect
         if item.kind == "text":
             self._emit(
                 "response.output_text.done",
