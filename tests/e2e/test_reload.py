@@ -119,3 +119,16 @@ def test_in_flight_request_finishes_on_its_snapshot(
     assert lines[-1] == "data: [DONE]"
     gone = wait_for(lambda: post(gateway.base_url, CLIENT_KEY).status_code == 404, timeout=5)
     assert gone is not None
+
+
+def test_a_port_change_is_logged_as_needing_a_restart(
+    fake_upstream: FakeUpstream, gateway_factory: GatewayFactory
+) -> None:
+    entry = openai_entry("up", fake_upstream.base_url, ["sk-a"])
+    gateway = gateway_factory(gateway_config(entry))
+    moved = gateway_config(entry, api_keys=[CLIENT_KEY, NEW_KEY]).replace("{port}", "1")
+    gateway.rewrite_config(moved)
+    logged = wait_for(lambda: "port changed: takes effect after a restart" in gateway.log_text(), 5)
+    assert logged is not None, gateway.log_text()
+    # The listener stays where it is; the rest of the change is live.
+    assert post(gateway.base_url, NEW_KEY).status_code == 200
