@@ -16,6 +16,7 @@ from aiproxyapi.config.schema import (
     ProviderKeyEntry,
     Routing,
     RoutingStrategy,
+    Streaming,
     Timeouts,
 )
 
@@ -30,6 +31,7 @@ __all__ = [
     "ProviderKeyEntry",
     "Routing",
     "RoutingStrategy",
+    "Streaming",
     "Timeouts",
     "load_config",
     "parse_config",

@@ -34,7 +34,7 @@ _TOP_LEVEL = {
     "quota-exceeded",
     "ws-auth",
     "nonstream-keepalive-interval",
-    "streaming",
+    "streaming.bootstrap-retries",
     "disable-claude-cloak-mode",
     "claude-code",
     "claude-header-defaults",

@@ -20,6 +20,7 @@ __all__ = [
     "ProviderKeyEntry",
     "Routing",
     "RoutingStrategy",
+    "Streaming",
     "Timeouts",
 ]
 
@@ -166,6 +167,17 @@ class Timeouts(_Node, frozen=True):
             raise ValueError("timeouts must be positive")
 
 
+class Streaming(_Node, frozen=True):
+    """The `streaming` section."""
+
+    keepalive_seconds: float = 0.0
+    """Send the client's dialect keep-alive after this many silent seconds; 0 turns it off."""
+
+    def __post_init__(self) -> None:
+        if self.keepalive_seconds < 0:
+            raise ValueError("`keepalive-seconds` must not be negative")
+
+
 class Config(_Node, frozen=True):
     """The whole config.yaml."""
 
@@ -185,6 +197,7 @@ class Config(_Node, frozen=True):
     routing: Routing = msgspec.field(default_factory=Routing)
     limits: Limits = msgspec.field(default_factory=Limits)
     timeouts: Timeouts = msgspec.field(default_factory=Timeouts)
+    streaming: Streaming = msgspec.field(default_factory=Streaming)
     openai_compatibility: tuple[OpenAICompatEntry, ...] = ()
     claude_api_key: tuple[ProviderKeyEntry, ...] = ()
     gemini_api_key: tuple[ProviderKeyEntry, ...] = ()

@@ -7,6 +7,7 @@ dialect's error event, never a fake terminator.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,7 +22,14 @@ from aiproxyapi.formats.codec import ErrorInfo, StreamDecoder
 from aiproxyapi.formats.sse import SSEDecoder, SSEEvent
 from aiproxyapi.formats.translate import StreamTranslator
 from aiproxyapi.relay.plan import Plan, UpstreamBody
-from aiproxyapi.relay.types import CLIENT_CLOSED, Inbound, Streaming, UsageSink, build_record
+from aiproxyapi.relay.types import (
+    CLIENT_CLOSED,
+    ClientCall,
+    Inbound,
+    Streaming,
+    UsageSink,
+    build_record,
+)
 from aiproxyapi.routing import Candidate
 from aiproxyapi.runtime import Runtime
 
@@ -73,7 +81,10 @@ async def open_stream(runtime: Runtime, inbound: Inbound, plan: Plan, sink: Usag
         else _TranslatingRelay(opened, plan)
     )
     media = "text/event-stream" if call.sse else "application/json"
-    return Streaming(_pump(relay, opened, inbound, plan, sink), media_type=media)
+    keepalive = runtime.config.streaming.keepalive_seconds
+    return Streaming(
+        _pump(relay, opened, inbound, plan, sink, keepalive=keepalive), media_type=media
+    )
 
 
 class _PassthroughRelay:
@@ -161,28 +172,80 @@ class _TranslatingRelay:
         return self._translator.decoder.usage
 
 
+_PING = b'event: ping\ndata: {"type": "ping"}\n\n'
+_COMMENT = b": keepalive\n\n"
+_END = object()
+
+
+def _keepalive_bytes(call: ClientCall) -> bytes | None:
+    """The client dialect's keep-alive; none for Gemini's JSON-array framing."""
+    if call.dialect is Format.CLAUDE:
+        return _PING
+    return _COMMENT if call.sse else None
+
+
+async def _chunks(opened: _Opened, keepalive: float) -> AsyncIterator[bytes | None]:
+    """The upstream chunks, first included; with a keep-alive, None after each silence."""
+    yield opened.first
+    if keepalive <= 0:
+        async for chunk in opened.chunks:
+            yield chunk
+        return
+    # A reader task feeds a small queue, so waiting can time out without cancelling the read;
+    # the bound keeps a slow client's backlog small (the reader waits, TCP pushes back).
+    queue: asyncio.Queue[object] = asyncio.Queue(maxsize=8)
+
+    async def read() -> None:
+        try:
+            async for chunk in opened.chunks:
+                await queue.put(chunk)
+            await queue.put(_END)
+        except httpx.HTTPError as exc:
+            await queue.put(exc)
+
+    reader = asyncio.create_task(read())
+    try:
+        while True:
+            try:
+                async with asyncio.timeout(keepalive):
+                    item = await queue.get()
+            except TimeoutError:
+                yield None
+                continue
+            if item is _END:
+                return
+            if isinstance(item, httpx.HTTPError):
+                raise item
+            assert isinstance(item, bytes)
+            yield item
+    finally:
+        reader.cancel()
+
+
 async def _pump(
     relay: _PassthroughRelay | _TranslatingRelay,
     opened: _Opened,
     inbound: Inbound,
     plan: Plan,
     sink: UsageSink,
+    *,
+    keepalive: float,
 ) -> AsyncIterator[bytes]:
     decoder = SSEDecoder()
     first_byte: float | None = None
     status = CLIENT_CLOSED
+    ping = _keepalive_bytes(plan.call)
     try:
-        chunk = opened.first
-        while True:
+        async for chunk in _chunks(opened, keepalive if ping else 0.0):
+            if chunk is None:
+                assert ping is not None
+                yield ping
+                continue
             out = relay.feed(decoder.feed(chunk))
             if out:
                 if first_byte is None:
                     first_byte = time.perf_counter()
                 yield out
-            try:
-                chunk = await anext(opened.chunks)
-            except StopAsyncIteration:
-                break
         tail = relay.feed(decoder.close()) + relay.close()
         if not relay.completed and not relay.errored:
             tail += relay.fail("the upstream stream ended before it was complete")

@@ -184,3 +184,38 @@ def test_thinking_suffix_routes_to_base_model_with_effort(
     assert fake_upstream.requests[-1].json["reasoning_effort"] == "high"
     sdk(gateway.base_url).chat.completions.create(model="m1(1000)", messages=MESSAGES)
     assert fake_upstream.requests[-1].json["reasoning_effort"] == "low"
+
+
+def test_keepalive_during_a_silent_upstream(
+    fake_upstream: FakeUpstream, gateway_factory: GatewayFactory
+) -> None:
+    # The upstream thinks for 1.2 s between chunks; the client hears a keep-alive meanwhile.
+    fake_upstream.default = Reply.ok("slow thought", chunks=2, chunk_delay=1.2)
+    gateway = gateway_factory(
+        gateway_config(
+            openai_entry("up", fake_upstream.base_url, ["sk-up-1"]),
+            streaming={"keepalive-seconds": 0.4},
+        )
+    )
+    for path, body, ping in (
+        (
+            "/v1/chat/completions",
+            {"model": "m1", "messages": MESSAGES, "stream": True},
+            ": keepalive",
+        ),
+        (
+            "/v1/messages",
+            {"model": "m1", "messages": MESSAGES, "stream": True, "max_tokens": 64},
+            "event: ping",
+        ),
+    ):
+        with httpx.stream(
+            "POST",
+            f"{gateway.base_url}{path}",
+            json=body,
+            headers={"authorization": f"Bearer {CLIENT_KEY}", "anthropic-version": "2023-06-01"},
+            timeout=10,
+        ) as response:
+            text = response.read().decode()
+        assert ping in text
+        assert text.rstrip().endswith(("data: [DONE]", '"type":"message_stop"}'))
