@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import msgspec
 from litestar import Response, post
 from litestar.response import Stream
 
 from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.api.body import read_json_body
-from aiproxyapi.api.guard import begin, until_disconnect
-from aiproxyapi.api.serve import forwardable_headers, parse_object, serve_call
+from aiproxyapi.api.guard import begin
+from aiproxyapi.api.serve import forwardable_headers, parse_object, serve_call, serve_count
 from aiproxyapi.errors import ClientRequestError
 from aiproxyapi.formats import Format
-from aiproxyapi.formats.codec import TranslationError
 from aiproxyapi.relay import ClientCall, Inbound
-from aiproxyapi.relay.plan import Plan
-from aiproxyapi.relay.tokens import count_tokens
 
 __all__ = ["count_message_tokens", "messages"]
 
@@ -57,17 +53,5 @@ async def count_message_tokens(request: HttpRequest) -> Response[bytes]:
     _gateway, runtime, request_id, _client = begin(request)
     body = parse_object(await read_json_body(request, runtime.config.limits.max_body_bytes))
     model = _model_of(body)
-    route = runtime.registry.resolve(model)
-    plan = Plan(ClientCall(Format.CLAUDE, body, model, stream=False), route)
-    try:
-        counted = await until_disconnect(request, count_tokens(runtime, plan))
-    except TranslationError as exc:
-        raise ClientRequestError(exc.message, param=exc.param) from None
-    headers = {"x-request-id": request_id}
-    if counted.estimated:
-        headers["x-token-count"] = "estimated"
-    return Response(
-        msgspec.json.encode({"input_tokens": counted.tokens}),
-        media_type="application/json",
-        headers=headers,
-    )
+    call = ClientCall(Format.CLAUDE, body, model, stream=False)
+    return await serve_count(request, runtime, request_id, call, "input_tokens")

@@ -8,14 +8,11 @@ from litestar.response import Stream
 
 from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.api.body import read_json_body
-from aiproxyapi.api.guard import begin, until_disconnect
-from aiproxyapi.api.serve import parse_object, serve_call
+from aiproxyapi.api.guard import begin
+from aiproxyapi.api.serve import parse_object, serve_call, serve_count
 from aiproxyapi.errors import ClientRequestError
 from aiproxyapi.formats import Format
-from aiproxyapi.formats.codec import TranslationError
 from aiproxyapi.relay import ClientCall, Inbound
-from aiproxyapi.relay.plan import Plan
-from aiproxyapi.relay.tokens import count_tokens
 from aiproxyapi.routing import ModelEntry
 from aiproxyapi.runtime import Runtime
 
@@ -87,16 +84,4 @@ async def _count(
     inner = call.body.get("generateContentRequest")
     if isinstance(inner, dict):
         call = ClientCall(Format.GEMINI, inner, call.model, stream=False)
-    plan = Plan(call, runtime.registry.resolve(call.model))
-    try:
-        counted = await until_disconnect(request, count_tokens(runtime, plan))
-    except TranslationError as exc:
-        raise ClientRequestError(exc.message, param=exc.param) from None
-    headers = {"x-request-id": request_id}
-    if counted.estimated:
-        headers["x-token-count"] = "estimated"
-    return Response(
-        msgspec.json.encode({"totalTokens": counted.tokens}),
-        media_type="application/json",
-        headers=headers,
-    )
+    return await serve_count(request, runtime, request_id, call, "totalTokens")

@@ -14,9 +14,11 @@ from aiproxyapi.errors import ClientRequestError
 from aiproxyapi.formats.codec import TranslationError
 from aiproxyapi.gateway import Gateway
 from aiproxyapi.relay import ClientCall, Inbound, Streaming, relay
+from aiproxyapi.relay.plan import Plan
+from aiproxyapi.relay.tokens import count_tokens
 from aiproxyapi.runtime import Runtime
 
-__all__ = ["forwardable_headers", "parse_object", "serve_call"]
+__all__ = ["forwardable_headers", "parse_object", "serve_call", "serve_count"]
 
 _STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _json = msgspec.json.Decoder()
@@ -65,4 +67,21 @@ async def serve_call(
         )
     return Response(
         result.body, status_code=result.status, media_type=result.content_type, headers=headers
+    )
+
+
+async def serve_count(
+    request: HttpRequest, runtime: Runtime, request_id: str, call: ClientCall, field: str
+) -> Response[bytes]:
+    """Count a call's prompt tokens and answer `{field: n}`; estimates are marked in a header."""
+    plan = Plan(call, runtime.registry.resolve(call.model))
+    try:
+        counted = await until_disconnect(request, count_tokens(runtime, plan))
+    except TranslationError as exc:
+        raise ClientRequestError(exc.message, param=exc.param) from None
+    headers = {"x-request-id": request_id}
+    if counted.estimated:
+        headers["x-token-count"] = "estimated"
+    return Response(
+        msgspec.json.encode({field: counted.tokens}), media_type="application/json", headers=headers
     )

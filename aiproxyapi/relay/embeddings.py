@@ -9,7 +9,7 @@ import msgspec
 from aiproxyapi.errors import ClientRequestError, UpstreamFailure
 from aiproxyapi.executors import Action, UpstreamCall
 from aiproxyapi.formats import Format
-from aiproxyapi.relay.complete import read_body
+from aiproxyapi.relay.send import fetch
 from aiproxyapi.relay.types import Completed, Inbound, UsageSink, build_record
 from aiproxyapi.routing import Candidate
 from aiproxyapi.runtime import Runtime
@@ -41,18 +41,13 @@ async def embed(
                 f"model {route.model} is served by a provider without an embeddings API",
                 param="model",
             )
-        response = await executor.open(
-            UpstreamCall(
-                credential=candidate.credential,
-                upstream_model=candidate.upstream_model,
-                body=msgspec.json.encode(upstream),
-                action=Action.EMBED,
-            )
+        call = UpstreamCall(
+            credential=candidate.credential,
+            upstream_model=candidate.upstream_model,
+            body=msgspec.json.encode(upstream),
+            action=Action.EMBED,
         )
-        try:
-            raw = await read_body(response)
-        finally:
-            await response.aclose()
+        response, raw = await fetch(executor, call)
         if executor.dialect is Format.OPENAI_CHAT:
             return Completed(response.status_code, raw)
         from aiproxyapi.formats import gemini

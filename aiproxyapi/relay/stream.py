@@ -16,12 +16,12 @@ import httpx
 
 from aiproxyapi.canonical import Event, StreamEnd, StreamError, Usage
 from aiproxyapi.errors import UpstreamFailure
-from aiproxyapi.executors import UpstreamCall
 from aiproxyapi.formats import Format, codec_for, openai_chat
 from aiproxyapi.formats.codec import ErrorInfo, StreamDecoder
 from aiproxyapi.formats.sse import SSEDecoder, SSEEvent
 from aiproxyapi.formats.translate import StreamTranslator
 from aiproxyapi.relay.plan import Plan, UpstreamBody
+from aiproxyapi.relay.send import open_candidate
 from aiproxyapi.relay.types import (
     CLIENT_CLOSED,
     ClientCall,
@@ -51,17 +51,7 @@ async def open_stream(runtime: Runtime, inbound: Inbound, plan: Plan, sink: Usag
     call = plan.call
 
     async def attempt(candidate: Candidate) -> _Opened:
-        executor = runtime.executors[candidate.credential.kind]
-        upstream = plan.body_for(executor.dialect, candidate.upstream_model)
-        response = await executor.open(
-            UpstreamCall(
-                credential=candidate.credential,
-                upstream_model=candidate.upstream_model,
-                body=upstream.body,
-                stream=True,
-                forward_headers=call.forward_headers if upstream.passthrough else (),
-            )
-        )
+        dialect, upstream, response = await open_candidate(runtime, plan, candidate, stream=True)
         chunks = response.aiter_bytes()
         try:
             first = await anext(chunks, b"")
@@ -72,7 +62,7 @@ async def open_stream(runtime: Runtime, inbound: Inbound, plan: Plan, sink: Usag
                 status=None,
                 timed_out=isinstance(exc, httpx.TimeoutException),
             ) from None
-        return _Opened(candidate, executor.dialect, upstream, response, chunks, first)
+        return _Opened(candidate, dialect, upstream, response, chunks, first)
 
     opened = await runtime.dispatcher.dispatch(plan.route, attempt)
     relay = (

@@ -24,8 +24,8 @@ from aiproxyapi.credential import Credential
 from aiproxyapi.errors import UpstreamFailure
 from aiproxyapi.executors import Action, UpstreamCall
 from aiproxyapi.formats import Format
-from aiproxyapi.relay.complete import read_body
 from aiproxyapi.relay.plan import Plan
+from aiproxyapi.relay.send import fetch
 from aiproxyapi.routing import Candidate
 from aiproxyapi.runtime import Runtime
 
@@ -73,18 +73,13 @@ async def count_tokens(runtime: Runtime, plan: Plan) -> TokenCount:
         if executor.dialect not in (Format.CLAUDE, Format.GEMINI):
             return TokenCount(estimate_tokens(plan.canonical), estimated=True)
         body = _count_body(executor.dialect, plan.canonical, candidate.upstream_model)
-        response = await executor.open(
-            UpstreamCall(
-                credential=candidate.credential,
-                upstream_model=candidate.upstream_model,
-                body=msgspec.json.encode(body),
-                action=Action.COUNT_TOKENS,
-            )
+        call = UpstreamCall(
+            credential=candidate.credential,
+            upstream_model=candidate.upstream_model,
+            body=msgspec.json.encode(body),
+            action=Action.COUNT_TOKENS,
         )
-        try:
-            raw = await read_body(response)
-        finally:
-            await response.aclose()
+        _response, raw = await fetch(executor, call)
         return TokenCount(_read_count(executor.dialect, raw, candidate.credential), estimated=False)
 
     return await runtime.dispatcher.dispatch(plan.route, attempt)
