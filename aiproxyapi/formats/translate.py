@@ -24,10 +24,14 @@ def translate_request(
 
 
 def translate_response(
-    upstream: Codec, client: Codec, body: dict[str, Any], client_model: str
+    upstream: Codec,
+    client: Codec,
+    body: dict[str, Any],
+    client_model: str,
+    request: Request | None = None,
 ) -> dict[str, Any]:
-    """The client's answer for an upstream's non-streamed answer."""
-    return client.encode_response(upstream.decode_response(body), client_model)
+    """The client's answer for an upstream's non-streamed answer (`request`: what was sent)."""
+    return client.encode_response(upstream.decode_response(body, request), client_model)
 
 
 class StreamTranslator:

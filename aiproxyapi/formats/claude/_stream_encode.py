@@ -274,7 +274,10 @@ class ClaudeStreamEncoder:
             if not block.signature:
                 return b""  # thinking with nothing of its own to show: left out
             out = self._opening(block)  # signed thinking without text: Anthropic's own
-        if block.kind == "thinking" and block.signature and not block.redacted:
+        if block.kind == "thinking" and not block.redacted:
+            # Every thinking block closes with a signature_delta (§9.7); thinking from another
+            # vendor has no Anthropic signature, so it gets an empty one, which Anthropic's
+            # request encoder never replays.
             signature = {"type": "signature_delta", "signature": "".join(block.signature)}
             out += sse({"type": "content_block_delta", "index": block.wire, "delta": signature})
         return out + sse({"type": "content_block_stop", "index": block.wire})

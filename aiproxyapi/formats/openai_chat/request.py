@@ -186,8 +186,13 @@ def encode_request(request: Request, model: str) -> dict[str, Any]:
         if allowed and allowed.get("names") == [tool.name for tool in request.tools]:
             body["tools"], body["tool_choice"] = allowed["tools"], allowed["tool_choice"]
     if request.max_tokens is not None:
-        # Generic compatible servers know `max_tokens`; the newer name only when the client used it.
-        field = "max_completion_tokens" if marks.get("max_completion_tokens") else "max_tokens"
+        # Generic compatible servers know `max_tokens`; the newer name when the client used it,
+        # and whenever reasoning is asked for: reasoning models refuse `max_tokens` (§1.2).
+        newer = marks.get("max_completion_tokens") or _effort(request.reasoning) not in (
+            None,
+            "none",
+        )
+        field = "max_completion_tokens" if newer else "max_tokens"
         body[field] = request.max_tokens
     for name in ("temperature", "top_p", "seed"):
         if (value := getattr(request, name)) is not None:
