@@ -224,6 +224,7 @@ def test_thinking_gets_its_signature_just_before_it_stops() -> None:
         ("stop", 0),
         ("start", 1, {"type": "thinking", "thinking": "", "signature": ""}),
         ("delta", 1, "unsigned"),
+        ("delta", 1, ""),  # every thinking block closes with a signature_delta (§9.7)
         ("stop", 1),
         ("start", 2, {"type": "text", "text": ""}),
         ("delta", 2, "ok"),
@@ -239,6 +240,7 @@ def test_thinking_gets_its_signature_just_before_it_stops() -> None:
         "thinking_delta",
         "signature_delta",
         "thinking_delta",
+        "signature_delta",
         "text_delta",
     ]
 
@@ -541,11 +543,13 @@ def test_the_encoder_drops_signatures_anthropic_did_not_issue(source: str) -> No
             StreamEnd(),
         ]
     )
-    # Foreign thinking text is shown unsigned; thinking with nothing else is not sent at all.
+    # Foreign thinking text is shown with an empty signature; thinking with nothing else is not
+    # sent at all.
     assert block_events(wire) == [
         ("message_start",),
         ("start", 0, {"type": "thinking", "thinking": "", "signature": ""}),
         ("delta", 0, "Hmm"),
+        ("delta", 0, ""),
         ("stop", 0),
         ("start", 1, {"type": "text", "text": ""}),
         ("delta", 1, "ok"),

@@ -319,6 +319,8 @@ def test_a_gemini_stream_to_a_claude_client_keeps_the_thinking_but_not_the_signa
     assert blocks == [
         ("content_block_start", {"type": "thinking", "thinking": "", "signature": ""}),
         ("content_block_delta", {"type": "thinking_delta", "thinking": "Thinking it over."}),
+        # Closed with an empty signature: Gemini's own never reaches an Anthropic client.
+        ("content_block_delta", {"type": "signature_delta", "signature": ""}),
         ("content_block_start", {"type": "tool_use", "id": "call_get_weather_1", "name": "get_weather", "input": {}}),
         ("content_block_delta", {"type": "input_json_delta", "partial_json": '{"city":"Paris"}'}),
         ("content_block_start", {"type": "text", "text": ""}),
