@@ -127,6 +127,8 @@ class Driver(Protocol):
     rate_limit_kind: ClassVar[str]
     bad_request_kind: ClassVar[str]
 
+    def close(self) -> None: ...
+
     def text(self, model: str, stream: bool) -> Seen: ...
 
     def tool_round_trip(self, model: str, stream: bool) -> RoundTrip: ...
@@ -191,6 +193,10 @@ class ChatDriver:
         self.client = openai.OpenAI(
             base_url=f"{base_url}/v1", api_key=key, max_retries=0, timeout=TIMEOUT
         )
+
+    def close(self) -> None:
+        """Close the SDK client and its pooled connections."""
+        self.client.close()
 
     def ask(self, model: str, stream: bool, messages: list[Any], **options: Any) -> Seen:
         """One request; the answer as seen, from the message or from the chunks."""
@@ -317,6 +323,10 @@ class ResponsesDriver:
         elif item.type == "message" and texts:
             seen.text += "".join(part.text for part in item.content if part.type == "output_text")
 
+    def close(self) -> None:
+        """Close the SDK client and its pooled connections."""
+        self.client.close()
+
     def ask(self, model: str, stream: bool, items: list[Any], **options: Any) -> Seen:
         """One request; the answer from the output items, or from the stream's deltas."""
         seen = Seen()
@@ -409,6 +419,10 @@ class AnthropicDriver:
         self.client = anthropic.Anthropic(
             api_key=key, base_url=base_url, max_retries=0, timeout=TIMEOUT
         )
+
+    def close(self) -> None:
+        """Close the SDK client and its pooled connections."""
+        self.client.close()
 
     def ask(
         self, model: str, stream: bool, messages: list[Any], **options: Any
@@ -561,6 +575,10 @@ class GeminiDriver:
                 retry_options=gtypes.HttpRetryOptions(attempts=1),
             ),
         )
+
+    def close(self) -> None:
+        """Close the SDK client and its pooled connections."""
+        self.client.close()
 
     def ask(
         self,

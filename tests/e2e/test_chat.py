@@ -10,6 +10,7 @@ from tests.support.configs import CLIENT_KEY, gateway_config, openai_entry
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.fixtures import GatewayFactory
 from tests.support.replies import Reply, Usage
+from tests.support.sdk_clients import tracked
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +18,7 @@ MESSAGES = [{"role": "user", "content": "hello"}]
 
 
 def sdk(base_url: str, key: str = CLIENT_KEY) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0, timeout=15)
+    return tracked(openai.OpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0, timeout=15))
 
 
 def test_non_stream_answer_and_usage(

@@ -46,6 +46,7 @@ from tests.support.embeddings_wire import embedding_vector, estimate_tokens
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gateway import GatewayProcess
 from tests.support.replies import Dialect, RecordedRequest, Reply, ToolCall
+from tests.support.sdk_clients import tracked
 
 pytestmark = pytest.mark.e2e
 
@@ -137,8 +138,11 @@ def gateway(
 
 
 @pytest.fixture(scope="module")
-def drivers(gateway: GatewayProcess) -> dict[str, Driver]:
-    return {name: make(gateway.base_url, CLIENT_KEY) for name, make in DRIVERS.items()}
+def drivers(gateway: GatewayProcess) -> Iterator[dict[str, Driver]]:
+    made = {name: make(gateway.base_url, CLIENT_KEY) for name, make in DRIVERS.items()}
+    yield made
+    for driver in made.values():
+        driver.close()
 
 
 @pytest.fixture(autouse=True)
@@ -472,7 +476,7 @@ def _claude_code_tool(name: str) -> dict[str, Any]:
 def test_claude_code_request(kind: str, fake: FakeUpstream, gateway: GatewayProcess) -> None:
     upstream = UPSTREAMS[kind]
     fake.script(Reply.ok(TEXT, thinking=THOUGHT), key=upstream.key)
-    driver = AnthropicDriver(gateway.base_url, CLIENT_KEY)
+    driver = tracked(AnthropicDriver(gateway.base_url, CLIENT_KEY))
     user_id = json.dumps({"device_id": "d" * 64, "account_uuid": "", "session_id": "5e55-10n"})
     system = [
         {"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude."},
@@ -560,7 +564,7 @@ def _codex_tool(name: str) -> dict[str, Any]:
 def test_codex_cli_request(kind: str, fake: FakeUpstream, gateway: GatewayProcess) -> None:
     upstream = UPSTREAMS[kind]
     fake.script(Reply.ok(TEXT, thinking=THOUGHT), key=upstream.key)
-    driver = ResponsesDriver(gateway.base_url, CLIENT_KEY)
+    driver = tracked(ResponsesDriver(gateway.base_url, CLIENT_KEY))
     instructions = "You are Codex, based on GPT-5. You are running as a coding agent.\n" * 40
     developer = "<permissions instructions>Sandbox: workspace-write.</permissions instructions>"
     items: list[Any] = [
@@ -637,7 +641,7 @@ GEMINI_CLI_TOOLS = [
 def test_gemini_cli_request(kind: str, fake: FakeUpstream, gateway: GatewayProcess) -> None:
     upstream = UPSTREAMS[kind]
     fake.script(Reply.ok(TEXT, thinking=THOUGHT), key=upstream.key)
-    driver = GeminiDriver(gateway.base_url, CLIENT_KEY)
+    driver = tracked(GeminiDriver(gateway.base_url, CLIENT_KEY))
     system = "You are an interactive CLI agent specializing in software engineering tasks.\n" * 30
     declarations = [
         gtypes.FunctionDeclaration(
@@ -758,8 +762,10 @@ COUNTED_UPSTREAM = {"claude", "gemini", "vertex"}
 @pytest.mark.parametrize("kind", KINDS)
 def test_anthropic_count_tokens(kind: str, fake: FakeUpstream, gateway: GatewayProcess) -> None:
     upstream = UPSTREAMS[kind]
-    client = anthropic.Anthropic(
-        api_key=CLIENT_KEY, base_url=gateway.base_url, max_retries=0, timeout=20
+    client = tracked(
+        anthropic.Anthropic(
+            api_key=CLIENT_KEY, base_url=gateway.base_url, max_retries=0, timeout=20
+        )
     )
     raw = client.messages.with_raw_response.count_tokens(
         model=upstream.alias,
@@ -805,8 +811,10 @@ def test_gemini_count_tokens(kind: str, fake: FakeUpstream, drivers: dict[str, D
 
 
 def _openai_client(gateway: GatewayProcess) -> openai.OpenAI:
-    return openai.OpenAI(
-        base_url=f"{gateway.base_url}/v1", api_key=CLIENT_KEY, max_retries=0, timeout=20
+    return tracked(
+        openai.OpenAI(
+            base_url=f"{gateway.base_url}/v1", api_key=CLIENT_KEY, max_retries=0, timeout=20
+        )
     )
 
 

@@ -12,6 +12,7 @@ from tests.support.configs import CLIENT_KEY, gateway_config, openai_entry
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.fixtures import GatewayFactory
 from tests.support.replies import Reply
+from tests.support.sdk_clients import tracked
 
 pytestmark = pytest.mark.e2e
 
@@ -20,7 +21,9 @@ AUTH = {"authorization": f"Bearer {CLIENT_KEY}"}
 
 
 def sdk(base_url: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{base_url}/v1", api_key=CLIENT_KEY, max_retries=0, timeout=20)
+    return tracked(
+        openai.OpenAI(base_url=f"{base_url}/v1", api_key=CLIENT_KEY, max_retries=0, timeout=20)
+    )
 
 
 def keys_used(upstream: FakeUpstream) -> list[str | None]:

@@ -12,6 +12,7 @@ from tests.support.configs import CLIENT_KEY, gateway_config, openai_entry
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.fixtures import GatewayFactory
 from tests.support.replies import Reply, Usage
+from tests.support.sdk_clients import tracked
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +27,9 @@ def test_usage_survives_a_restart(
             **{"usage-statistics-enabled": True},
         )
     )
-    client = openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=CLIENT_KEY, max_retries=0)
+    client = tracked(
+        openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=CLIENT_KEY, max_retries=0)
+    )
     for _ in range(3):
         client.chat.completions.create(model="m1", messages=[{"role": "user", "content": "x"}])
     with pytest.raises(openai.NotFoundError):
