@@ -75,6 +75,8 @@ def serve(explicit_config: str | None) -> int:
             access_log=False,
             log_config=None,
             server_header=False,
+            # Who the peer is comes from the socket, never from X-Forwarded-For.
+            proxy_headers=False,
             timeout_graceful_shutdown=30,
         )
     )

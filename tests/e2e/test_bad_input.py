@@ -134,3 +134,9 @@ def test_unknown_route_and_wrong_method(gateway: GatewayProcess) -> None:
     wrong = httpx.get(f"{gateway.base_url}/v1/chat/completions", headers=AUTH)
     assert wrong.status_code == 405
     assert "error" in wrong.json()
+
+
+def test_forwarding_headers_never_make_a_caller_local_or_remote(gateway: GatewayProcess) -> None:
+    # /usage is served to loopback peers only; the peer is the socket's, not a header's claim.
+    spoofed = {"x-forwarded-for": "203.0.113.7", "forwarded": "for=203.0.113.7"}
+    assert httpx.get(f"{gateway.base_url}/usage", headers=spoofed).status_code == 200
