@@ -184,12 +184,14 @@ async def test_a_stopped_server_gives_store_unavailable_within_the_timeout(
                 await call
             assert loop.time() - started < 3.0 + 0.5
             assert SECRET not in str(caught.value)
-    assert gauge.worst < 0.25
+    # A blocked loop would stall for a whole call (3 s). Shorter stalls happen on a busy machine
+    # while botocore parses its data files in the store's thread (it holds the GIL meanwhile).
+    assert gauge.worst < 1.0
 
 
 async def test_a_silent_endpoint_times_out_and_the_loop_keeps_ticking(bucket: str) -> None:
     with silent_listener() as port:
-        store = make_store(f"http://127.0.0.1:{port}", bucket, timeout=1.0)
+        store = make_store(f"http://127.0.0.1:{port}", bucket, timeout=2.0)
         loop = asyncio.get_running_loop()
         async with loop_gauge() as gauge:
             started = loop.time()
@@ -197,11 +199,13 @@ async def test_a_silent_endpoint_times_out_and_the_loop_keeps_ticking(bucket: st
                 await store.start()
             elapsed = loop.time() - started
         await store.close()
-    assert 0.9 < elapsed < 1.0 + 1.0  # the timeout, plus building the client on a busy machine
-    assert gauge.ticks > 40
-    assert gauge.worst < 0.25
+    assert 1.9 < elapsed < 2.0 + 1.0  # the timeout, plus building the client on a busy machine
+    assert gauge.ticks > 80
+    # A blocked loop would stall for the whole 2 s call; botocore's data loading in the store's
+    # thread holds the GIL for a few hundred ms on a busy machine, which is not a block.
+    assert gauge.worst < 1.0
     assert SECRET not in str(caught.value)
-    assert "within 1.0s" in str(caught.value)
+    assert "within 2.0s" in str(caught.value)
 
 
 async def test_polling_rides_out_an_outage_and_writes_work_once_s3_returns(
