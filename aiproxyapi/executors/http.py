@@ -1,12 +1,21 @@
-"""Shared upstream HTTP clients: one pooled httpx.AsyncClient per egress proxy."""
+"""Shared upstream HTTP clients: one pooled httpx.AsyncClient per egress proxy.
+
+Direct clients (no configured proxy and none in the environment) send through `PooledTransport`;
+proxied ones keep httpx's own transport, which speaks HTTP/SOCKS proxies.
+"""
 
 from __future__ import annotations
 
+import os
+
 import httpx
+
+from aiproxyapi.executors.transport import PooledTransport
 
 __all__ = ["HttpClients", "UpstreamTimeouts"]
 
 _DIRECT = {"direct", "none"}
+_PROXY_ENV = {"http_proxy", "https_proxy", "all_proxy"}
 
 
 class UpstreamTimeouts:
@@ -49,10 +58,15 @@ class HttpClients:
 
 def _build(proxy: str, timeouts: UpstreamTimeouts) -> httpx.AsyncClient:
     direct = proxy.lower() in _DIRECT
+    # Environment proxies apply only when nothing explicit is configured.
+    trust_env = not proxy
+    transport = None
+    if direct or (not proxy and not _env_proxy()):
+        transport = PooledTransport(max_connections=1000, keepalive_expiry=60, trust_env=trust_env)
     return httpx.AsyncClient(
         proxy=None if direct or not proxy else proxy,
-        # Environment proxies apply only when nothing explicit is configured.
-        trust_env=not proxy,
+        trust_env=trust_env,
+        transport=transport,
         timeout=timeouts.as_httpx(),
         follow_redirects=False,
         limits=httpx.Limits(
@@ -60,3 +74,8 @@ def _build(proxy: str, timeouts: UpstreamTimeouts) -> httpx.AsyncClient:
         ),
         headers={"user-agent": "aiproxyapi"},
     )
+
+
+def _env_proxy() -> bool:
+    """Whether the environment names a proxy httpx would use (HTTP(S)_PROXY, ALL_PROXY)."""
+    return any(value and name.lower() in _PROXY_ENV for name, value in os.environ.items())
