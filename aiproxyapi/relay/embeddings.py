@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from aiproxyapi.errors import ClientRequestError, UpstreamFailure
+from aiproxyapi.errors import ClientRequestError, GatewayError, UpstreamFailure
 from aiproxyapi.executors import Action, UpstreamCall
 from aiproxyapi.formats import Format
 from aiproxyapi.relay.send import fetch
@@ -28,7 +28,7 @@ async def embed(
     inputs, model, encoding_format, _dimensions = openai_embeddings.decode_embeddings_request(body)
     route = runtime.registry.resolve(model)
 
-    async def attempt(candidate: Candidate) -> Completed:
+    async def attempt(candidate: Candidate) -> tuple[Candidate, Completed]:
         executor = runtime.executors[candidate.credential.kind]
         if executor.dialect is Format.OPENAI_CHAT:
             upstream: dict[str, Any] = {**body, "model": candidate.upstream_model}
@@ -49,7 +49,7 @@ async def embed(
         )
         response, raw = await fetch(executor, call)
         if executor.dialect is Format.OPENAI_CHAT:
-            return Completed(response.status_code, raw)
+            return candidate, Completed(response.status_code, raw)
         from aiproxyapi.formats import gemini
 
         try:
@@ -60,12 +60,13 @@ async def embed(
         answer = openai_embeddings.encode_embeddings_response(
             vectors, route.requested, tokens, encoding_format
         )
-        return Completed(200, msgspec.json.encode(answer))
+        return candidate, Completed(200, msgspec.json.encode(answer))
 
     try:
-        answer = await runtime.dispatcher.dispatch(route, attempt)
-    except ClientRequestError as error:
+        candidate, answer = await runtime.dispatcher.dispatch(route, attempt)
+    except GatewayError as error:
         sink(build_record(inbound, route, None, None, error.status, stream=False))
         raise
-    sink(build_record(inbound, route, None, None, answer.status, stream=False))
+    # Counted under the credential that served it, like every other request.
+    sink(build_record(inbound, route, candidate, None, answer.status, stream=False))
     return answer

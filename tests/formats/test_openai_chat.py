@@ -76,17 +76,6 @@ def test_passthrough_changes_only_the_model() -> None:
     assert payload["model"] == "gpt-4o"  # the caller's dict is untouched
 
 
-def test_passthrough_sets_reasoning_effort_only_when_given() -> None:
-    payload = decode_request(body(reasoning_effort="low", top_p=0.5))
-    raw, _ = prepare_passthrough(payload, "up", reasoning_effort="high")
-    assert json.loads(raw) == {
-        "model": "up",
-        "messages": MESSAGES,
-        "reasoning_effort": "high",
-        "top_p": 0.5,
-    }
-
-
 def test_include_usage_is_asked_for_in_streams_and_reported() -> None:
     raw, added = prepare_passthrough(decode_request(body(stream=True)), "up")
     assert added is True

@@ -62,9 +62,7 @@ def decode_request(body: bytes) -> dict[str, Any]:
     return payload
 
 
-def prepare_passthrough(
-    payload: dict[str, Any], upstream_model: str, *, reasoning_effort: str | None = None
-) -> tuple[bytes, bool]:
+def prepare_passthrough(payload: dict[str, Any], upstream_model: str) -> tuple[bytes, bool]:
     """The upstream body: `model` rewritten, usage asked for in streams.
 
     Returns the body and whether the usage chunk was added by the gateway (and so must be
@@ -72,8 +70,6 @@ def prepare_passthrough(
     """
     body = dict(payload)
     body["model"] = upstream_model
-    if reasoning_effort is not None:
-        body["reasoning_effort"] = reasoning_effort
     added_usage = False
     if body.get("stream"):
         options = body.get("stream_options")
