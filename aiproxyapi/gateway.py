@@ -21,8 +21,9 @@ from aiproxyapi.logs import configure_logging, set_secrets
 from aiproxyapi.pool import PoolState
 from aiproxyapi.runtime import Runtime, RuntimeHolder, build_runtime
 from aiproxyapi.usage import UsageBook, UsageRecord, UsageStore
+from storage import FileStore, Store
 
-__all__ = ["Gateway", "ReloadOutcome", "log_dir_for", "usage_path_for"]
+__all__ = ["Gateway", "ReloadOutcome", "default_store", "log_dir_for", "usage_path_for"]
 
 log = logging.getLogger("aiproxyapi.gateway")
 
@@ -42,6 +43,12 @@ def usage_path_for(config: Config) -> Path:
     return Path(config.auth_dir).expanduser() / "usage" / "usage-statistics.json"
 
 
+def default_store(config: Config, config_path: Path | None) -> Store:
+    """The file store: auth records in auth-dir, the config beside them or where it was read."""
+    auth_dir = Path(config.auth_dir).expanduser()
+    return FileStore(auth_dir, config_path if config_path is not None else auth_dir / "config.yaml")
+
+
 def log_dir_for(config: Config, config_path: Path | None) -> Path:
     """Where `logging-to-file` writes: `logs/` beside the config file, else under auth-dir."""
     if config_path is not None:
@@ -52,8 +59,12 @@ def log_dir_for(config: Config, config_path: Path | None) -> Path:
 class Gateway:
     """One running gateway: the current runtime plus everything that survives reloads."""
 
-    def __init__(self, loaded: LoadedConfig, config_path: Path | None) -> None:
+    def __init__(
+        self, loaded: LoadedConfig, config_path: Path | None, store: Store | None = None
+    ) -> None:
         self.config_path = config_path.absolute() if config_path is not None else None
+        self.store = store if store is not None else default_store(loaded.config, config_path)
+        """Where auth records and state live; the config file's own store by default."""
         self.state = PoolState()
         self.clients = HttpClients()
         self.book = UsageBook()
@@ -80,6 +91,7 @@ class Gateway:
 
     async def start(self) -> None:
         """Load persisted usage and start the background loops."""
+        await self.store.start()
         if self.runtime.config.usage_statistics_enabled:
             self.usage_store.load()
         self._tasks.append(asyncio.create_task(self.usage_store.run(), name="usage-flush"))
@@ -107,6 +119,7 @@ class Gateway:
             except OSError as exc:
                 log.error("could not persist usage statistics at shutdown: %s", exc)
         await self.clients.aclose()
+        await self.store.close()
 
     def reload(self) -> ReloadOutcome:
         """Re-read the config file; apply it only when it is valid and safe."""
