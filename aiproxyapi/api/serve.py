@@ -17,8 +17,23 @@ from aiproxyapi.relay import ClientCall, Inbound, Streaming, relay
 from aiproxyapi.relay.plan import Plan
 from aiproxyapi.relay.tokens import count_tokens
 from aiproxyapi.runtime import Runtime
+from aiproxyapi.usage import UsageRecord
 
-__all__ = ["forwardable_headers", "parse_object", "serve_call", "serve_count"]
+__all__ = [
+    "COST_HEADER",
+    "LATENCY_HEADER",
+    "PRICING_HEADER",
+    "cost_headers",
+    "forwardable_headers",
+    "parse_object",
+    "serve_call",
+    "serve_count",
+]
+
+COST_HEADER = "x-aiproxyapi-cost-usd"
+PRICING_HEADER = "x-aiproxyapi-pricing"
+LATENCY_HEADER = "x-aiproxyapi-latency-ms"
+"""Whole-request latency; for a stream, the latency until the upstream's first bytes."""
 
 _STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _json = msgspec.json.Decoder()
@@ -44,6 +59,15 @@ def forwardable_headers(
     return tuple((name, request.headers[name]) for name in names if name in request.headers)
 
 
+def cost_headers(record: UsageRecord) -> dict[str, str]:
+    """The cost, its pricing basis and the gateway latency of an answered request."""
+    return {
+        COST_HEADER: f"{record.cost_usd:.10f}".rstrip("0").rstrip(".") or "0",
+        PRICING_HEADER: record.pricing or "unknown",
+        LATENCY_HEADER: f"{record.latency_ms:.1f}",
+    }
+
+
 async def serve_call(
     request: HttpRequest,
     gateway: Gateway,
@@ -62,9 +86,14 @@ async def serve_call(
         raise ClientRequestError(exc.message, param=exc.param) from None
     headers = {"x-request-id": inbound.request_id}
     if isinstance(result, Streaming):
+        # A stream's cost is known only once it ends: it is in the usage record, not a header.
+        if result.first_byte_ms is not None:
+            headers[LATENCY_HEADER] = f"{result.first_byte_ms:.1f}"
         return Stream(
             result.chunks, media_type=result.media_type, headers={**_STREAM_HEADERS, **headers}
         )
+    if result.record is not None:
+        headers.update(cost_headers(result.record))
     return Response(
         result.body, status_code=result.status, media_type=result.content_type, headers=headers
     )
