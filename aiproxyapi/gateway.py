@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from aiproxyapi.executors import HttpClients
 from aiproxyapi.logs import configure_logging, set_secrets
 from aiproxyapi.pool import PoolState
 from aiproxyapi.runtime import Runtime, RuntimeHolder, build_runtime
-from aiproxyapi.usage import UsageBook, UsageRecord, UsageStore
+from aiproxyapi.usage import UsageBook, UsageRecord, UsageStore, records_for
 from storage import FileStore, Store
 
 __all__ = ["Gateway", "ReloadOutcome", "default_store", "log_dir_for", "usage_path_for"]
@@ -73,6 +74,8 @@ class Gateway:
         runtime = build_runtime(loaded.config, state=self.state, clients=self.clients, generation=1)
         self.holder = RuntimeHolder(runtime)
         self.usage_store = UsageStore(usage_path_for(loaded.config), self.book)
+        self.records = records_for(Path(loaded.config.auth_dir), os.environ)
+        """Every finished request, one record each (SQLite, or PostgreSQL when it is the store)."""
         self._tasks: list[asyncio.Task[None]] = []
         self.reload_failures = 0
         self.last_reload_error = ""
@@ -86,12 +89,14 @@ class Gateway:
     def record_usage(self, record: UsageRecord) -> None:
         """The usage sink every finished request reports to."""
         self.book.add(record)
+        self.records.add(record)
         if self.runtime.config.usage_statistics_enabled:
             self.usage_store.mark_dirty()
 
     async def start(self) -> None:
         """Load persisted usage and start the background loops."""
         await self.store.start()
+        await self.records.start()
         if self.runtime.config.usage_statistics_enabled:
             self.usage_store.load()
         self._tasks.append(asyncio.create_task(self.usage_store.run(), name="usage-flush"))
@@ -118,6 +123,7 @@ class Gateway:
                 await self.usage_store.flush()
             except OSError as exc:
                 log.error("could not persist usage statistics at shutdown: %s", exc)
+        await self.records.close()
         await self.clients.aclose()
         await self.store.close()
 
