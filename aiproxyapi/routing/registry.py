@@ -77,11 +77,11 @@ class ModelRegistry:
             model, thinking = split_thinking_suffix(requested)
             candidates = self._table.get(model) if thinking is not None else None
         if not candidates and self._catalogue:
-            model, thinking = requested, None
-            candidates = self._infer(requested)
+            base, suffix = split_thinking_suffix(requested)
+            if suffix is not None:
+                model, thinking, candidates = base, suffix, self._infer(base)
             if not candidates:
-                model, thinking = split_thinking_suffix(requested)
-                candidates = self._infer(model) if thinking is not None else ()
+                model, thinking, candidates = requested, None, self._infer(requested)
         if not candidates:
             raise ClientRequestError(
                 f"The model `{requested}` does not exist or is not served by this gateway.",
