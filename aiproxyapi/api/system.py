@@ -12,8 +12,9 @@ from litestar import Response, get, head
 from aiproxyapi import __version__
 from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.api.guard import gateway_of
-from aiproxyapi.errors import ClientRequestError
+from aiproxyapi.errors import ClientRequestError, GatewayError
 from aiproxyapi.usage import export_csv
+from aiproxyapi.usage.records import RecordsUnavailable
 
 __all__ = ["banner", "health", "health_head", "usage"]
 
@@ -63,17 +64,24 @@ async def usage(request: HttpRequest) -> Response[bytes]:
     if start and end and start > end:
         raise ClientRequestError("`from` must not be after `to`", param="from")
     kind = (request.query_params.get("format") or "json").lower()
-    await gateway.records.flush()  # what was answered before this call is counted in it
-    if kind == "csv":
-        records = await gateway.records.fetch(start, end)
-        disposition = {"content-disposition": 'attachment; filename="usage.csv"'}
-        return Response(export_csv(records), media_type="text/csv", headers=disposition)
-    if kind != "json":
+    if kind not in ("json", "csv"):
         raise ClientRequestError("`format` is json or csv", param="format")
+    # What was answered before this call is counted in it (unless the store is stuck).
+    await gateway.records.flush(wait_seconds=2.0)
+    try:
+        if kind == "csv":
+            records = await gateway.records.fetch(start, end)
+            disposition = {"content-disposition": 'attachment; filename="usage.csv"'}
+            return Response(export_csv(records), media_type="text/csv", headers=disposition)
+        breakdown = await gateway.records.breakdown(start, end)
+    except RecordsUnavailable as exc:
+        raise GatewayError(
+            f"usage records are unavailable: {exc}", status=503, code="usage_unavailable"
+        ) from None
     body = {
         "persisted": gateway.runtime.config.usage_statistics_enabled,
         "usage": gateway.book.snapshot(),
-        "records": await gateway.records.breakdown(start, end),
+        "records": breakdown,
     }
     return Response(msgspec.json.encode(body), media_type=_JSON)
 

@@ -33,6 +33,7 @@ __all__ = [
     "DIMENSIONS",
     "Breakdown",
     "RecordStore",
+    "RecordsUnavailable",
     "SqliteRecords",
     "range_clause",
     "record_of",
@@ -62,6 +63,10 @@ AGGREGATES = (
 )
 """The select list that :func:`tally_of` reads back, for SQLite and PostgreSQL alike."""
 _BATCH = 500
+
+
+class RecordsUnavailable(Exception):
+    """The record store cannot be read now (its server is unreachable); the message says why."""
 
 
 class Breakdown(msgspec.Struct, frozen=True, kw_only=True):
@@ -116,8 +121,8 @@ class RecordStore(abc.ABC):
         """Queue one record for writing; never blocks, never raises."""
 
     @abc.abstractmethod
-    async def flush(self) -> None:
-        """Wait until every record added so far is written (or given up on)."""
+    async def flush(self, wait_seconds: float = 30.0) -> None:
+        """Wait (at most ``wait_seconds``) until every record added so far is written."""
 
     @abc.abstractmethod
     async def close(self) -> None:
@@ -221,13 +226,13 @@ class SqliteRecords(RecordStore):
                 waiter.set()
         connection.close()
 
-    async def flush(self) -> None:
+    async def flush(self, wait_seconds: float = 30.0) -> None:
         """Wait for the writer to reach everything queued so far."""
         if self._writer is None or not self._writer.is_alive():
             return
         done = threading.Event()
         self._queue.put(done)
-        await asyncio.to_thread(done.wait, 30.0)
+        await asyncio.to_thread(done.wait, wait_seconds)
 
     async def close(self) -> None:
         """Drain the queue and stop the writer."""

@@ -25,6 +25,7 @@ from aiproxyapi.usage.records import (
     DIMENSIONS,
     Breakdown,
     RecordStore,
+    RecordsUnavailable,
     range_clause,
     record_of,
     row_of,
@@ -135,16 +136,18 @@ class PostgresRecords(RecordStore):
         )
         await asyncio.sleep(delay)
 
-    async def flush(self) -> None:
-        """Wait until the queue is written (bounded by 30 s)."""
+    async def flush(self, wait_seconds: float = 30.0) -> None:
+        """Wait until the queue is written, at most ``wait_seconds``."""
         if self._task is None:
             return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), 30.0)
+            await asyncio.wait_for(self._idle.wait(), wait_seconds)
 
     async def close(self) -> None:
-        """Write what is queued, stop the writer, close the pool."""
-        await self.flush()
+        """Write what is queued (for a few seconds at most), stop the writer, close the pool."""
+        await self.flush(wait_seconds=5.0)
+        if self._pending:
+            log.error("usage records: %d records not written to PostgreSQL", len(self._pending))
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -156,6 +159,12 @@ class PostgresRecords(RecordStore):
 
     async def breakdown(self, start: str | None = None, end: str | None = None) -> Breakdown:
         """Grouped sums computed by the server."""
+        try:
+            return await self._breakdown(start, end)
+        except Exception as exc:
+            raise RecordsUnavailable(f"PostgreSQL is not answering ({type(exc).__name__})") from exc
+
+    async def _breakdown(self, start: str | None, end: str | None) -> Breakdown:
         where, params = range_clause(start, end, mark="$")
         pool = await self._connected()
         async with pool.acquire() as connection:
@@ -181,6 +190,12 @@ class PostgresRecords(RecordStore):
         self, start: str | None = None, end: str | None = None, *, limit: int = 100_000
     ) -> list[UsageRecord]:
         """Records of a range, oldest first."""
+        try:
+            return await self._fetch(start, end, limit)
+        except Exception as exc:
+            raise RecordsUnavailable(f"PostgreSQL is not answering ({type(exc).__name__})") from exc
+
+    async def _fetch(self, start: str | None, end: str | None, limit: int) -> list[UsageRecord]:
         where, params = range_clause(start, end, mark="$")
         pool = await self._connected()
         async with pool.acquire() as connection:
