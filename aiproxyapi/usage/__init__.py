@@ -17,7 +17,8 @@ from aiproxyapi.usage.export import export_csv, export_json
 from aiproxyapi.usage.persist import UsageStore
 from aiproxyapi.usage.pricing import Price, PriceTable, Quote, cost_of
 from aiproxyapi.usage.record import TokenCounts, UsageRecord
-from aiproxyapi.usage.records import Breakdown, RecordStore, SqliteRecords, records_for
+from aiproxyapi.usage.records import Breakdown, RecordStore, records_for
+from aiproxyapi.usage.records_sqlite import SqliteRecords
 
 __all__ = [
     "Breakdown",
