@@ -53,7 +53,7 @@ class GatewayProcess:
         env: Mapping[str, str] | None = None,
         port: int | None = None,
         module: str = "aiproxyapi",
-        startup_timeout: float = 10.0,
+        startup_timeout: float = 30.0,
         health_path: str = "/healthz",
     ) -> None:
         self.tmp_path = Path(tmp_path)
