@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import secrets
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -31,6 +32,7 @@ import msgspec
 
 from storage._outbox import Entry, Outbox
 from storage._sync import Key, has_content, read_document, remote_snapshot, seed, write_document
+from storage.atomic import write_atomic
 from storage.base import Change, ChangeKind, Store, StoreError, StoreUnavailable, check_name
 from storage.file import FileStore
 
@@ -74,6 +76,7 @@ class MirroredStore(Store):
         retry_max: float = 60.0,
     ) -> None:
         self.backend, self.kind, self.seed = backend, backend.kind, seed
+        self.root = mirror_dir
         self.mirror = FileStore(mirror_dir / "auths", mirror_dir / "config" / "config.yaml")
         self.outbox = Outbox(outbox_dir, max_queued=max_queued)
         self._backoff = (retry_min, retry_max)
@@ -96,6 +99,21 @@ class MirroredStore(Store):
     def config_path(self) -> Path:
         """The mirror's config file."""
         return self.mirror.config_path
+
+    def instance_id(self) -> str:
+        """A name for this instance, kept in the mirror so it survives a restart.
+
+        Several instances share one backend; a document only one of them writes (its usage
+        totals) is kept under this name so they never overwrite each other.
+        """
+        path = self.root / "instance-id"
+        with contextlib.suppress(FileNotFoundError):
+            text = path.read_text(encoding="ascii").strip()
+            if re.fullmatch(r"[0-9a-f]{16}", text):
+                return text
+        text = secrets.token_hex(8)
+        write_atomic(path, text.encode() + b"\n")
+        return text
 
     def health(self) -> StoreHealth:
         """The backend kind, ok/degraded/down, how many writes are queued, the last error."""

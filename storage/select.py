@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import tempfile
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -37,7 +38,7 @@ from storage.crypto import EncryptedStore, key_from_env
 from storage.file import FileStore
 from storage.mirror import MirroredStore
 
-__all__ = ["BACKENDS", "load_backend", "safe_url", "store_from_env"]
+__all__ = ["BACKENDS", "load_backend", "safe_url", "store_from_env", "store_secrets"]
 
 log = logging.getLogger("aiproxyapi.storage")
 
@@ -94,6 +95,25 @@ def _local_root(configured: str, leaf: str) -> Path:
         root = Path(tempfile.gettempdir()) / leaf
         log.warning("storage: %s is not writable; keeping the local mirror in %s", base, root)
     return root.absolute()
+
+
+def store_secrets(environ: Mapping[str, str]) -> list[str]:
+    """Every secret the storage variables carry, for the log scrubber (never logged)."""
+    found = [
+        _get(environ, "GITSTORE_GIT_TOKEN", "GITSTORE_PASSWORD"),
+        _get(environ, "OBJECTSTORE_SECRET_KEY", "OBJSTORE_SECRET_KEY"),
+        _get(environ, "AIPROXYAPI_STORE_KEY"),
+        *_get(environ, "AIPROXYAPI_STORE_OLD_KEYS").split(","),
+    ]
+    for url in (
+        _get(environ, "PGSTORE_DSN"),
+        _get(environ, "GITSTORE_GIT_URL", "GITSTORE_REMOTE_URL"),
+    ):
+        if "://" in url:
+            found.append(urllib.parse.unquote(urllib.parse.urlsplit(url).password or ""))
+        else:
+            found.extend(re.findall(r"password\s*=\s*'?([^\s']+)", url))
+    return [item.strip() for item in found if item.strip()]
 
 
 def store_from_env(
