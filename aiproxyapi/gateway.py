@@ -16,9 +16,10 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiproxyapi.access import UnsafeConfigError
 from aiproxyapi.config import Config, ConfigError, LoadedConfig, load_config
@@ -199,7 +200,27 @@ class Gateway:
             runtime.generation,
             ", ".join(_changed_keys(old.config, runtime.config)) or "no effective change",
         )
+        if isinstance(self.store, MirroredStore):
+            # An edit of the mirror's config file reaches the backend once it proved valid.
+            self._spawn(self._adopt_config())
         return ReloadOutcome(True)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run one piece of follow-up work of a reload; stop() cancels it if still running."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.append(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        if task in self._tasks:
+            self._tasks.remove(task)
+
+    async def _adopt_config(self) -> None:
+        assert isinstance(self.store, MirroredStore)
+        try:
+            await self.store.adopt_local(ChangeKind.CONFIG)
+        except StoreError as exc:
+            log.error("could not send the edited config to the store: %s", exc)
 
     def _reject(self, reason: str) -> ReloadOutcome:
         self.reload_failures += 1
@@ -226,8 +247,7 @@ class Gateway:
                 self.usage_store.load()
                 self.usage_store.mark_dirty()
             else:  # reading a state document takes the loop: a reload runs on it
-                task = asyncio.get_running_loop().create_task(self._enable_usage())
-                self._tasks.append(task)
+                self._spawn(self._enable_usage())
 
     async def _enable_usage(self) -> None:
         await self.usage_store.load_async()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import re
 import secrets
@@ -45,6 +46,10 @@ _CREDENTIALS = re.compile(r"(//)[^/@\s]*@|(password|token|secret)=\S+", re.IGNOR
 def redact(text: str) -> str:
     """Error text without URL credentials or ``password=`` values, cut to 300 characters."""
     return _CREDENTIALS.sub(lambda m: "//***@" if m[1] else f"{m[2]}=***", text)[:300]
+
+
+def _digest(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
 
 
 def _describe(exc: BaseException) -> str:
@@ -89,6 +94,7 @@ class MirroredStore(Store):
         self._subscribers: set[asyncio.Queue[Change | None]] = set()
         self._last_error = ""
         self._local_error = ""
+        self._synced: dict[Key, str | None] = {}  # digest of what we last put in the mirror
 
     @property
     def auth_dir(self) -> Path:
@@ -139,7 +145,9 @@ class MirroredStore(Store):
             log.warning("storage: starting from the mirror in %s", self.mirror.auth_dir.parent)
         else:
             self._mark_up()
-        self._tasks = [asyncio.create_task(loop()) for loop in (self._retry, self._follow)]
+        await self._note_synced()
+        loops = (self._retry, self._follow, self._watch_local)
+        self._tasks = [asyncio.create_task(loop()) for loop in loops]
 
     async def close(self) -> None:
         """Stop the background tasks, then close the backend; queued writes stay on disk."""
@@ -190,24 +198,45 @@ class MirroredStore(Store):
         """Write one state document through the outbox."""
         await self._put(ChangeKind.STATE, key, data)
 
+    async def adopt_local(self, kind: ChangeKind, name: str = "") -> bool:
+        """Send a document someone edited in the mirror's files to the backend; True if sent.
+
+        A document the mirror holds as this store last wrote or fetched it is left alone, so
+        the mirror's own writes and remote changes are never echoed back.
+        """
+        key = (kind, check_name(name) if name else "")
+        async with self._locks[key]:
+            data = await read_document(self.mirror, kind, key[1])
+            if _digest(data) == self._synced.get(key):
+                return False
+            if data is None and kind is not ChangeKind.AUTH:
+                return False  # config and state are never deleted
+            log.info("storage: sending the local edit of %s %s to %s", kind.value, name, self.kind)
+            await self._put_locked(key, data or b"", deleted=data is None)
+            return True
+
     async def _put(
         self, kind: ChangeKind, name: str, data: bytes, *, deleted: bool = False
     ) -> None:
         key = (kind, check_name(name) if name else "")
         async with self._locks[key]:
-            self._generation[key] += 1
+            await self._put_locked(key, data, deleted=deleted)
+
+    async def _put_locked(self, key: Key, data: bytes, *, deleted: bool) -> None:
+        kind, name = key
+        self._generation[key] += 1
+        try:
+            entry = await asyncio.to_thread(self.outbox.put, kind, name, data, deleted=deleted)
+            await self._local(kind, name, None if deleted else data)
+        except OSError as exc:
+            self._local_error = redact(f"local write of {kind.value} {name} failed: {exc}")
+            raise StoreError(self._local_error) from exc
+        self._local_error = ""
+        if self._up:  # otherwise it stays queued and the retry loop sends it
             try:
-                entry = await asyncio.to_thread(self.outbox.put, kind, name, data, deleted=deleted)
-                await self._local(kind, name, None if deleted else data)
-            except OSError as exc:
-                self._local_error = redact(f"local write of {kind.value} {name} failed: {exc}")
-                raise StoreError(self._local_error) from exc
-            self._local_error = ""
-            if self._up:  # otherwise it stays queued and the retry loop sends it
-                try:
-                    await self._send_queued(entry)
-                except StoreUnavailable as exc:
-                    self._mark_down(exc)
+                await self._send_queued(entry)
+            except StoreUnavailable as exc:
+                self._mark_down(exc)
 
     async def _send_queued(self, entry: Entry) -> None:
         """Send one queued write and forget it; a refused write is forgotten and re-raised."""
@@ -224,10 +253,30 @@ class MirroredStore(Store):
     async def _local(self, kind: ChangeKind, name: str, data: bytes | None) -> bool:
         """Make the mirror hold ``data`` (None: no auth record); True when it changed."""
         current = await read_document(self.mirror, kind, name)
-        if current == data or (data is None and kind is not ChangeKind.AUTH):
+        if data is None and kind is not ChangeKind.AUTH:
             return False  # config and state are never deleted by a sync
+        self._synced[(kind, name)] = _digest(data)
+        if current == data:
+            return False
         await write_document(self.mirror, kind, name, data)
         return True
+
+    async def _note_synced(self) -> None:
+        """Remember what the mirror holds now, to tell later edits of its files from ours."""
+        self._synced[(ChangeKind.CONFIG, "")] = _digest(await self.mirror.read_config())
+        for name, data in (await self.mirror.list_auth()).items():
+            self._synced[(ChangeKind.AUTH, name)] = _digest(data)
+
+    async def _watch_local(self) -> None:
+        """Auth records written into the mirror's auth dir by hand or by a login go out too."""
+        while True:
+            try:
+                async for change in self.mirror.changes():
+                    if change.kind is ChangeKind.AUTH:
+                        await self.adopt_local(ChangeKind.AUTH, change.name)
+            except Exception as exc:  # a refusal or a bug: report it, keep watching
+                log.error("storage: watching the mirror failed: %s", _describe(exc))
+            await asyncio.sleep(self._backoff[0])
 
     async def _flush(self) -> None:
         """Send every queued write, oldest first; StoreUnavailable when the backend is down."""

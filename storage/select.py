@@ -13,7 +13,8 @@ accepted lower-case; the older spelling after "or"):
   or ``GITSTORE_USER``, ``GITSTORE_GIT_TOKEN`` or ``GITSTORE_PASSWORD``,
   ``GITSTORE_GIT_BRANCH``, ``GITSTORE_LOCAL_PATH`` (``<path>/gitstore``).
 * All remote backends: ``AIPROXYAPI_STORE_TIMEOUT`` (seconds per call) and the encryption
-  keys of :mod:`storage.crypto`.
+  keys of :mod:`storage.crypto`; Git and S3 also ``AIPROXYAPI_STORE_POLL_INTERVAL`` (seconds
+  between two cheap change checks, default 5).
 
 A remote backend is wrapped in :class:`~storage.crypto.EncryptedStore` when a key is set and
 always served through a :class:`~storage.mirror.MirroredStore`, seeded from the operator's
@@ -128,6 +129,13 @@ def store_from_env(
             f"AIPROXYAPI_STORE_TIMEOUT must be seconds, not {timeout_text[:40]!r}"
         ) from None
     extra: dict[str, Any] = {"timeout": timeout} if timeout else {}
+    poll_text = _get(environ, "AIPROXYAPI_STORE_POLL_INTERVAL")
+    try:
+        poll = {"poll_interval": float(poll_text)} if poll_text else {}
+    except ValueError:
+        raise StoreError(
+            f"AIPROXYAPI_STORE_POLL_INTERVAL must be seconds, not {poll_text[:40]!r}"
+        ) from None
     if dsn := _get(environ, "PGSTORE_DSN"):
         from storage.postgres import describe_dsn
 
@@ -153,6 +161,7 @@ def store_from_env(
             access_key=_get(environ, "OBJECTSTORE_ACCESS_KEY", "OBJSTORE_ACCESS_KEY"),
             secret_key=_get(environ, "OBJECTSTORE_SECRET_KEY", "OBJSTORE_SECRET_KEY"),
             **extra,
+            **poll,
         )
         where = f"endpoint {safe_url(endpoint) if endpoint else '(default)'}, bucket {bucket}"
     elif url := _get(environ, "GITSTORE_GIT_URL", "GITSTORE_REMOTE_URL"):
@@ -165,6 +174,7 @@ def store_from_env(
             token=_get(environ, "GITSTORE_GIT_TOKEN", "GITSTORE_PASSWORD"),
             local_path=root / "repo",
             **extra,
+            **poll,
         )
         where = f"{safe_url(url)}" + (f", branch {branch}" if branch else "")
     else:
