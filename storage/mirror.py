@@ -13,8 +13,13 @@ overwritten by a remote change: the local write is newer and is on its way.
 Start: pending writes flush, then an empty backend is seeded (from the mirror, else from the
 operator's local files given as ``seed``), otherwise the mirror is brought in line with the
 backend, deletions included. Backend down at start: start from the mirror when it holds
-anything (health ``degraded``), else StoreUnavailable with a clear message. The mirror is a
-cache of the backend: edit documents through the gateway, not the mirror's files.
+anything (health ``degraded``), else StoreUnavailable with a clear message.
+
+Edits of the mirror's own files: an auth record written into (or removed from) the mirror's
+auth dir by hand or by a login tool is noticed by a watch of that dir and sent on like any
+write (:meth:`MirroredStore.adopt_local`); the config file is sent on by whoever can judge it
+(the gateway, once the edited file passed its reload validation). The mirror remembers a
+digest of what it wrote itself, so its own writes and remote changes are never echoed back.
 """
 
 from __future__ import annotations
@@ -131,6 +136,7 @@ class MirroredStore(Store):
         """Load the queue, reach the backend and sync; start from the mirror if it is down."""
         await self.mirror.start()
         await asyncio.to_thread(self.outbox.load)
+        await self._note_synced()  # what a previous run left in the mirror counts as synced
         try:
             await self.backend.start()
             self._started.set()
@@ -213,7 +219,8 @@ class MirroredStore(Store):
                 return False  # config and state are never deleted
             log.info("storage: sending the local edit of %s %s to %s", kind.value, name, self.kind)
             await self._put_locked(key, data or b"", deleted=data is None)
-            return True
+        self._publish(Change(kind, key[1], deleted=data is None))
+        return True
 
     async def _put(
         self, kind: ChangeKind, name: str, data: bytes, *, deleted: bool = False
@@ -250,11 +257,23 @@ class MirroredStore(Store):
             raise
         await asyncio.to_thread(self.outbox.remove, entry)
 
-    async def _local(self, kind: ChangeKind, name: str, data: bytes | None) -> bool:
-        """Make the mirror hold ``data`` (None: no auth record); True when it changed."""
+    async def _local(
+        self, kind: ChangeKind, name: str, data: bytes | None, *, remote: bool = False
+    ) -> bool:
+        """Make the mirror hold ``data`` (None: no auth record); True when it changed.
+
+        A remote change never overwrites an auth file someone edited in the mirror and the
+        watch has not sent on yet: that edit is newer and on its way.
+        """
         current = await read_document(self.mirror, kind, name)
         if data is None and kind is not ChangeKind.AUTH:
             return False  # config and state are never deleted by a sync
+        if (
+            remote
+            and kind is ChangeKind.AUTH
+            and _digest(current) != self._synced.get((kind, name))
+        ):
+            return False
         self._synced[(kind, name)] = _digest(data)
         if current == data:
             return False
@@ -307,7 +326,11 @@ class MirroredStore(Store):
         for key, data in (await remote_snapshot(self.backend, self.mirror)).items():
             async with self._locks[key]:
                 untouched = self._generation[key] == generations.get(key, 0)
-                if untouched and self.outbox.get(key) is None and await self._local(*key, data):
+                if (
+                    untouched
+                    and self.outbox.get(key) is None
+                    and await self._local(*key, data, remote=True)
+                ):
                     self._publish(Change(key[0], key[1], deleted=data is None))
 
     async def _apply(self, change: Change) -> None:
@@ -324,7 +347,7 @@ class MirroredStore(Store):
             except StoreError as exc:  # e.g. a record under an unknown key: skip it, loudly
                 log.error("storage: cannot apply %s change: %s", self.kind, redact(str(exc)))
                 return
-            if await self._local(change.kind, change.name, data):
+            if await self._local(change.kind, change.name, data, remote=True):
                 self._publish(Change(change.kind, change.name, deleted=data is None))
 
     async def _retry(self) -> None:
@@ -386,7 +409,9 @@ class MirroredStore(Store):
             queue.put_nowait(change)
 
     async def changes(self) -> AsyncIterator[Change]:
-        """Changes the backend brought into the mirror (remote writes and deletions)."""
+        """Changes the backend brought into the mirror (remote writes and deletions) and
+        local edits of the mirror's files that :meth:`adopt_local` sent on; each iterator
+        gets every change from the moment it first waits."""
         queue: asyncio.Queue[Change | None] = asyncio.Queue(maxsize=1000)
         self._subscribers.add(queue)
         try:
