@@ -154,12 +154,12 @@ class Gateway:
 
     async def stop(self) -> None:
         """Stop the loops, persist usage, close upstream connections."""
-        for task in self._tasks:
+        tasks, self._tasks = list(self._tasks), []
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks.clear()
         if self.runtime.config.usage_statistics_enabled:
             try:
                 await self.usage_store.flush()

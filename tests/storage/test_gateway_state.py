@@ -120,3 +120,15 @@ def test_rotate_key_without_a_key_says_what_to_set(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 1
     assert "AIPROXYAPI_STORE_KEY is not set" in result.stderr
+
+
+def test_an_empty_backend_without_a_local_config_is_seeded_from_the_example(
+    tmp_path: Path,
+) -> None:
+    from aiproxyapi.server import seed_config_text
+
+    example = Path(__file__).resolve().parents[2] / "config.example.yaml"
+    assert seed_config_text(tmp_path / "missing.yaml") == example.read_bytes()
+    local = tmp_path / "config.yaml"
+    local.write_text("port: 9999\n")
+    assert seed_config_text(local) == b"port: 9999\n"
