@@ -20,13 +20,27 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="config file (default: ./config.yaml when present, else an embedded default)",
     )
+    parser.add_argument(
+        "--port", type=int, metavar="N", help="listen on this port instead of the config's port"
+    )
     parser.add_argument("--version", action="version", version=f"aiproxyapi {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    store = commands.add_parser("store", help="storage backend maintenance")
+    store_commands = store.add_subparsers(dest="store_command", metavar="ACTION", required=True)
+    store_commands.add_parser(
+        "rotate-key",
+        help="re-encrypt every record under AIPROXYAPI_STORE_KEY (see README, Storage)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
+    if args.command == "store":
+        from aiproxyapi.store_command import rotate_key
+
+        return rotate_key(args.config)
     from aiproxyapi.server import serve
 
-    return serve(args.config)
+    return serve(args.config, port=args.port)

@@ -3,6 +3,11 @@
 What outlives a reload lives here: pool state (cooldowns, counters, cursors), the upstream HTTP
 clients, the usage book. A reload validates the new file, builds a complete new runtime around
 these parts, and swaps one reference; any failure on the way leaves the old runtime serving.
+
+The gateway runs on one :class:`storage.Store` (``gateway.store``). With the file store the
+config file is watched directly; with a remote backend (a :class:`storage.MirroredStore`) the
+config file is the mirror's copy, watched the same way, and config changes another instance
+made also arrive through ``store.changes()``: both lead to the same validate-and-swap reload.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import contextlib
 import logging
 import os
 import signal
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiproxyapi.access import UnsafeConfigError
 from aiproxyapi.config import Config, ConfigError, LoadedConfig, load_config
@@ -22,7 +29,7 @@ from aiproxyapi.logs import configure_logging, set_secrets
 from aiproxyapi.pool import PoolState
 from aiproxyapi.runtime import Runtime, RuntimeHolder, build_runtime
 from aiproxyapi.usage import UsageBook, UsageRecord, UsageStore, records_for
-from storage import FileStore, Store
+from storage import ChangeKind, FileStore, MirroredStore, Store, StoreError, StoreHealth
 
 __all__ = ["Gateway", "ReloadOutcome", "default_store", "log_dir_for", "usage_path_for"]
 
@@ -50,6 +57,14 @@ def default_store(config: Config, config_path: Path | None) -> Store:
     return FileStore(auth_dir, config_path if config_path is not None else auth_dir / "config.yaml")
 
 
+def _usage_store(store: Store, config: Config, book: UsageBook) -> UsageStore:
+    """Usage in auth-dir's file with the file store; a state document of a remote store."""
+    if isinstance(store, MirroredStore):
+        key = f"usage-{store.instance_id()}"
+        return UsageStore(usage_path_for(config), book, store=store, key=key)
+    return UsageStore(usage_path_for(config), book)
+
+
 def log_dir_for(config: Config, config_path: Path | None) -> Path:
     """Where `logging-to-file` writes: `logs/` beside the config file, else under auth-dir."""
     if config_path is not None:
@@ -61,11 +76,19 @@ class Gateway:
     """One running gateway: the current runtime plus everything that survives reloads."""
 
     def __init__(
-        self, loaded: LoadedConfig, config_path: Path | None, store: Store | None = None
+        self,
+        loaded: LoadedConfig,
+        config_path: Path | None,
+        store: Store | None = None,
+        *,
+        store_started: bool = False,
+        extra_secrets: Iterable[str] = (),
     ) -> None:
         self.config_path = config_path.absolute() if config_path is not None else None
         self.store = store if store is not None else default_store(loaded.config, config_path)
         """Where auth records and state live; the config file's own store by default."""
+        self._store_started = store_started
+        self._extra_secrets = tuple(extra_secrets)
         self.state = PoolState()
         self.clients = HttpClients()
         self.book = UsageBook()
@@ -73,7 +96,7 @@ class Gateway:
         self._generation = 1
         runtime = build_runtime(loaded.config, state=self.state, clients=self.clients, generation=1)
         self.holder = RuntimeHolder(runtime)
-        self.usage_store = UsageStore(usage_path_for(loaded.config), self.book)
+        self.usage_store = _usage_store(self.store, loaded.config, self.book)
         self.records = records_for(Path(loaded.config.auth_dir), os.environ)
         """Every finished request, one record each (SQLite, or PostgreSQL when it is the store)."""
         self._tasks: list[asyncio.Task[None]] = []
@@ -93,13 +116,24 @@ class Gateway:
         if self.runtime.config.usage_statistics_enabled:
             self.usage_store.mark_dirty()
 
+    def store_health(self) -> StoreHealth:
+        """The store's backend kind, ok/degraded/down, queued writes and last error (redacted)."""
+        if isinstance(self.store, MirroredStore):
+            return self.store.health()
+        return StoreHealth(self.store.kind, "ok", 0)
+
     async def start(self) -> None:
-        """Load persisted usage and start the background loops."""
-        await self.store.start()
+        """Start the store (unless the caller did), load persisted usage, start the loops."""
+        if not self._store_started:
+            await self.store.start()
+            self._store_started = True
         await self.records.start()
         if self.runtime.config.usage_statistics_enabled:
-            self.usage_store.load()
+            await self.usage_store.load_async()
         self._tasks.append(asyncio.create_task(self.usage_store.run(), name="usage-flush"))
+        if not isinstance(self.store, FileStore):
+            # A file store's config changes are the file edits the watcher below sees.
+            self._tasks.append(asyncio.create_task(self._follow_config(), name="store-config"))
         if self.config_path is not None:
             from aiproxyapi.watch import watch_config
 
@@ -110,22 +144,36 @@ class Gateway:
                 asyncio.create_task(watch_config(self.config_path, self.reload), name="watch")
             )
 
+    async def _follow_config(self) -> None:
+        """Reload when the store reports a config change (another instance wrote it)."""
+        while True:
+            try:
+                async for change in self.store.changes():
+                    if change.kind is ChangeKind.CONFIG and not change.deleted:
+                        self.reload()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the follower must outlive any store trouble
+                log.exception("following store changes failed; following again")
+            await asyncio.sleep(1.0)
+
     async def stop(self) -> None:
         """Stop the loops, persist usage, close upstream connections."""
-        for task in self._tasks:
+        tasks, self._tasks = list(self._tasks), []
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks.clear()
         if self.runtime.config.usage_statistics_enabled:
             try:
                 await self.usage_store.flush()
-            except OSError as exc:
+            except (OSError, StoreError) as exc:
                 log.error("could not persist usage statistics at shutdown: %s", exc)
         await self.records.close()
         await self.clients.aclose()
         await self.store.close()
+        self._store_started = False
 
     def reload(self) -> ReloadOutcome:
         """Re-read the config file; apply it only when it is valid and safe."""
@@ -158,7 +206,27 @@ class Gateway:
             runtime.generation,
             ", ".join(_changed_keys(old.config, runtime.config)) or "no effective change",
         )
+        if isinstance(self.store, MirroredStore):
+            # An edit of the mirror's config file reaches the backend once it proved valid.
+            self._spawn(self._adopt_config())
         return ReloadOutcome(True)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run one piece of follow-up work of a reload; stop() cancels it if still running."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.append(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        if task in self._tasks:
+            self._tasks.remove(task)
+
+    async def _adopt_config(self) -> None:
+        assert isinstance(self.store, MirroredStore)
+        try:
+            await self.store.adopt_local(ChangeKind.CONFIG)
+        except StoreError as exc:
+            log.error("could not send the edited config to the store: %s", exc)
 
     def _reject(self, reason: str) -> ReloadOutcome:
         self.reload_failures += 1
@@ -168,7 +236,7 @@ class Gateway:
 
     def _apply_side_effects(self, old: Runtime | None, new: Runtime) -> None:
         config = new.config
-        set_secrets(_secrets_of(new))
+        set_secrets([*_secrets_of(new), *self._extra_secrets])
         if old is None or (old.config.debug, old.config.logging_to_file) != (
             config.debug,
             config.logging_to_file,
@@ -181,8 +249,15 @@ class Gateway:
             if getattr(old.config, key) != getattr(config, key):
                 log.warning("%s changed: takes effect after a restart", key.replace("_", "-"))
         if config.usage_statistics_enabled and not old.config.usage_statistics_enabled:
-            self.usage_store.load()
-            self.usage_store.mark_dirty()
+            if self.usage_store.store is None:
+                self.usage_store.load()
+                self.usage_store.mark_dirty()
+            else:  # reading a state document takes the loop: a reload runs on it
+                self._spawn(self._enable_usage())
+
+    async def _enable_usage(self) -> None:
+        await self.usage_store.load_async()
+        self.usage_store.mark_dirty()
 
 
 def _secrets_of(runtime: Runtime) -> list[str]:

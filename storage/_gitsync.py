@@ -22,7 +22,7 @@ __all__ = ["Clone"]
 # Every file is an opaque blob: no line-ending rewrite, no filter, and no line-level merge, so
 # a rebase conflict is resolved per whole document (``-X theirs`` keeps the replayed commit).
 _ATTRIBUTES = "* -text -merge -diff -filter -ident\n"
-_PUSH_ATTEMPTS = 5
+_PUSH_ATTEMPTS = 8  # several instances pushing at once each lose a few races
 _REBASE_STEPS = 200
 _BACKOFF = 0.2
 

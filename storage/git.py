@@ -25,6 +25,7 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from storage._fanout import Fanout
 from storage._gitcmd import GitRunner, redact_url, split_credentials
 from storage._gitsync import Clone
 from storage._layout import AUTH_DIR, locate
@@ -66,6 +67,7 @@ class GitStore(Store):
         self._lock = asyncio.Lock()  # one git operation at a time
         self._closed = asyncio.Event()
         self._recover = True
+        self._feed = Fanout(self._poll_changes)
 
     def __repr__(self) -> str:
         return f"GitStore({redact_url(self._clone.url)!r}, branch={self._clone.branch!r})"
@@ -146,11 +148,14 @@ class GitStore(Store):
         """Create or replace one state document, commit and push."""
         await self._write(locate(ChangeKind.STATE, key), data, f"Update state {key}")
 
-    async def changes(self) -> AsyncIterator[Change]:
+    def changes(self) -> AsyncIterator[Change]:
         """Poll the branch head with ``ls-remote``; when it moved, fetch, rebase and report.
 
-        Changes a write's rebase pulled in are reported too. Meant for one consumer.
+        Changes a write's rebase pulled in are reported too. One poller serves every iterator.
         """
+        return self._feed.subscribe()
+
+    async def _poll_changes(self) -> AsyncIterator[Change]:
         unseen = self._clone.unseen
         while not self._closed.is_set():
             while unseen:

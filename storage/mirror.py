@@ -13,16 +13,23 @@ overwritten by a remote change: the local write is newer and is on its way.
 Start: pending writes flush, then an empty backend is seeded (from the mirror, else from the
 operator's local files given as ``seed``), otherwise the mirror is brought in line with the
 backend, deletions included. Backend down at start: start from the mirror when it holds
-anything (health ``degraded``), else StoreUnavailable with a clear message. The mirror is a
-cache of the backend: edit documents through the gateway, not the mirror's files.
+anything (health ``degraded``), else StoreUnavailable with a clear message.
+
+Edits of the mirror's own files: an auth record written into (or removed from) the mirror's
+auth dir by hand or by a login tool is noticed by a watch of that dir and sent on like any
+write (:meth:`MirroredStore.adopt_local`); the config file is sent on by whoever can judge it
+(the gateway, once the edited file passed its reload validation). The mirror remembers a
+digest of what it wrote itself, so its own writes and remote changes are never echoed back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import re
+import secrets
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -31,6 +38,7 @@ import msgspec
 
 from storage._outbox import Entry, Outbox
 from storage._sync import Key, has_content, read_document, remote_snapshot, seed, write_document
+from storage.atomic import write_atomic
 from storage.base import Change, ChangeKind, Store, StoreError, StoreUnavailable, check_name
 from storage.file import FileStore
 
@@ -43,6 +51,10 @@ _CREDENTIALS = re.compile(r"(//)[^/@\s]*@|(password|token|secret)=\S+", re.IGNOR
 def redact(text: str) -> str:
     """Error text without URL credentials or ``password=`` values, cut to 300 characters."""
     return _CREDENTIALS.sub(lambda m: "//***@" if m[1] else f"{m[2]}=***", text)[:300]
+
+
+def _digest(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
 
 
 def _describe(exc: BaseException) -> str:
@@ -74,6 +86,7 @@ class MirroredStore(Store):
         retry_max: float = 60.0,
     ) -> None:
         self.backend, self.kind, self.seed = backend, backend.kind, seed
+        self.root = mirror_dir
         self.mirror = FileStore(mirror_dir / "auths", mirror_dir / "config" / "config.yaml")
         self.outbox = Outbox(outbox_dir, max_queued=max_queued)
         self._backoff = (retry_min, retry_max)
@@ -86,6 +99,7 @@ class MirroredStore(Store):
         self._subscribers: set[asyncio.Queue[Change | None]] = set()
         self._last_error = ""
         self._local_error = ""
+        self._synced: dict[Key, str | None] = {}  # digest of what we last put in the mirror
 
     @property
     def auth_dir(self) -> Path:
@@ -97,6 +111,21 @@ class MirroredStore(Store):
         """The mirror's config file."""
         return self.mirror.config_path
 
+    def instance_id(self) -> str:
+        """A name for this instance, kept in the mirror so it survives a restart.
+
+        Several instances share one backend; a document only one of them writes (its usage
+        totals) is kept under this name so they never overwrite each other.
+        """
+        path = self.root / "instance-id"
+        with contextlib.suppress(FileNotFoundError):
+            text = path.read_text(encoding="ascii").strip()
+            if re.fullmatch(r"[0-9a-f]{16}", text):
+                return text
+        text = secrets.token_hex(8)
+        write_atomic(path, text.encode() + b"\n")
+        return text
+
     def health(self) -> StoreHealth:
         """The backend kind, ok/degraded/down, how many writes are queued, the last error."""
         state = "down" if self._local_error else "ok" if self._up else "degraded"
@@ -107,6 +136,7 @@ class MirroredStore(Store):
         """Load the queue, reach the backend and sync; start from the mirror if it is down."""
         await self.mirror.start()
         await asyncio.to_thread(self.outbox.load)
+        await self._note_synced()  # what a previous run left in the mirror counts as synced
         try:
             await self.backend.start()
             self._started.set()
@@ -121,7 +151,9 @@ class MirroredStore(Store):
             log.warning("storage: starting from the mirror in %s", self.mirror.auth_dir.parent)
         else:
             self._mark_up()
-        self._tasks = [asyncio.create_task(loop()) for loop in (self._retry, self._follow)]
+        await self._note_synced()
+        loops = (self._retry, self._follow, self._watch_local)
+        self._tasks = [asyncio.create_task(loop()) for loop in loops]
 
     async def close(self) -> None:
         """Stop the background tasks, then close the backend; queued writes stay on disk."""
@@ -172,24 +204,46 @@ class MirroredStore(Store):
         """Write one state document through the outbox."""
         await self._put(ChangeKind.STATE, key, data)
 
+    async def adopt_local(self, kind: ChangeKind, name: str = "") -> bool:
+        """Send a document someone edited in the mirror's files to the backend; True if sent.
+
+        A document the mirror holds as this store last wrote or fetched it is left alone, so
+        the mirror's own writes and remote changes are never echoed back.
+        """
+        key = (kind, check_name(name) if name else "")
+        async with self._locks[key]:
+            data = await read_document(self.mirror, kind, key[1])
+            if _digest(data) == self._synced.get(key):
+                return False
+            if data is None and kind is not ChangeKind.AUTH:
+                return False  # config and state are never deleted
+            log.info("storage: sending the local edit of %s %s to %s", kind.value, name, self.kind)
+            await self._put_locked(key, data or b"", deleted=data is None)
+        self._publish(Change(kind, key[1], deleted=data is None))
+        return True
+
     async def _put(
         self, kind: ChangeKind, name: str, data: bytes, *, deleted: bool = False
     ) -> None:
         key = (kind, check_name(name) if name else "")
         async with self._locks[key]:
-            self._generation[key] += 1
+            await self._put_locked(key, data, deleted=deleted)
+
+    async def _put_locked(self, key: Key, data: bytes, *, deleted: bool) -> None:
+        kind, name = key
+        self._generation[key] += 1
+        try:
+            entry = await asyncio.to_thread(self.outbox.put, kind, name, data, deleted=deleted)
+            await self._local(kind, name, None if deleted else data)
+        except OSError as exc:
+            self._local_error = redact(f"local write of {kind.value} {name} failed: {exc}")
+            raise StoreError(self._local_error) from exc
+        self._local_error = ""
+        if self._up:  # otherwise it stays queued and the retry loop sends it
             try:
-                entry = await asyncio.to_thread(self.outbox.put, kind, name, data, deleted=deleted)
-                await self._local(kind, name, None if deleted else data)
-            except OSError as exc:
-                self._local_error = redact(f"local write of {kind.value} {name} failed: {exc}")
-                raise StoreError(self._local_error) from exc
-            self._local_error = ""
-            if self._up:  # otherwise it stays queued and the retry loop sends it
-                try:
-                    await self._send_queued(entry)
-                except StoreUnavailable as exc:
-                    self._mark_down(exc)
+                await self._send_queued(entry)
+            except StoreUnavailable as exc:
+                self._mark_down(exc)
 
     async def _send_queued(self, entry: Entry) -> None:
         """Send one queued write and forget it; a refused write is forgotten and re-raised."""
@@ -203,13 +257,45 @@ class MirroredStore(Store):
             raise
         await asyncio.to_thread(self.outbox.remove, entry)
 
-    async def _local(self, kind: ChangeKind, name: str, data: bytes | None) -> bool:
-        """Make the mirror hold ``data`` (None: no auth record); True when it changed."""
+    async def _local(
+        self, kind: ChangeKind, name: str, data: bytes | None, *, remote: bool = False
+    ) -> bool:
+        """Make the mirror hold ``data`` (None: no auth record); True when it changed.
+
+        A remote change never overwrites an auth file someone edited in the mirror and the
+        watch has not sent on yet: that edit is newer and on its way.
+        """
         current = await read_document(self.mirror, kind, name)
-        if current == data or (data is None and kind is not ChangeKind.AUTH):
+        if data is None and kind is not ChangeKind.AUTH:
             return False  # config and state are never deleted by a sync
+        if (
+            remote
+            and kind is ChangeKind.AUTH
+            and _digest(current) != self._synced.get((kind, name))
+        ):
+            return False
+        self._synced[(kind, name)] = _digest(data)
+        if current == data:
+            return False
         await write_document(self.mirror, kind, name, data)
         return True
+
+    async def _note_synced(self) -> None:
+        """Remember what the mirror holds now, to tell later edits of its files from ours."""
+        self._synced[(ChangeKind.CONFIG, "")] = _digest(await self.mirror.read_config())
+        for name, data in (await self.mirror.list_auth()).items():
+            self._synced[(ChangeKind.AUTH, name)] = _digest(data)
+
+    async def _watch_local(self) -> None:
+        """Auth records written into the mirror's auth dir by hand or by a login go out too."""
+        while True:
+            try:
+                async for change in self.mirror.changes():
+                    if change.kind is ChangeKind.AUTH:
+                        await self.adopt_local(ChangeKind.AUTH, change.name)
+            except Exception as exc:  # a refusal or a bug: report it, keep watching
+                log.error("storage: watching the mirror failed: %s", _describe(exc))
+            await asyncio.sleep(self._backoff[0])
 
     async def _flush(self) -> None:
         """Send every queued write, oldest first; StoreUnavailable when the backend is down."""
@@ -240,7 +326,11 @@ class MirroredStore(Store):
         for key, data in (await remote_snapshot(self.backend, self.mirror)).items():
             async with self._locks[key]:
                 untouched = self._generation[key] == generations.get(key, 0)
-                if untouched and self.outbox.get(key) is None and await self._local(*key, data):
+                if (
+                    untouched
+                    and self.outbox.get(key) is None
+                    and await self._local(*key, data, remote=True)
+                ):
                     self._publish(Change(key[0], key[1], deleted=data is None))
 
     async def _apply(self, change: Change) -> None:
@@ -257,7 +347,7 @@ class MirroredStore(Store):
             except StoreError as exc:  # e.g. a record under an unknown key: skip it, loudly
                 log.error("storage: cannot apply %s change: %s", self.kind, redact(str(exc)))
                 return
-            if await self._local(change.kind, change.name, data):
+            if await self._local(change.kind, change.name, data, remote=True):
                 self._publish(Change(change.kind, change.name, deleted=data is None))
 
     async def _retry(self) -> None:
@@ -319,7 +409,9 @@ class MirroredStore(Store):
             queue.put_nowait(change)
 
     async def changes(self) -> AsyncIterator[Change]:
-        """Changes the backend brought into the mirror (remote writes and deletions)."""
+        """Changes the backend brought into the mirror (remote writes and deletions) and
+        local edits of the mirror's files that :meth:`adopt_local` sent on; each iterator
+        gets every change from the moment it first waits."""
         queue: asyncio.Queue[Change | None] = asyncio.Queue(maxsize=1000)
         self._subscribers.add(queue)
         try:

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from storage._fanout import Fanout
 from storage._layout import AUTH_DIR, identify, locate
 from storage.base import Change, ChangeKind, Store, StoreError, StoreUnavailable, check_name
 
@@ -70,6 +71,7 @@ class S3Store(Store):
         self._known: _Listing = {}
         self._touched: set[str] = set()  # keys we wrote while a poll's listing was running
         self._closed = asyncio.Event()
+        self._feed = Fanout(self._poll_changes)
 
     def __repr__(self) -> str:
         return f"S3Store({self._redact(self._endpoint)!r}, bucket={self._bucket!r})"
@@ -139,8 +141,14 @@ class S3Store(Store):
         """Create or replace one state object."""
         await self._put(locate(ChangeKind.STATE, key), data)
 
-    async def changes(self) -> AsyncIterator[Change]:
-        """List the prefix every poll interval; report what was added, changed or deleted."""
+    def changes(self) -> AsyncIterator[Change]:
+        """List the prefix every poll interval; report what was added, changed or deleted.
+
+        One poller serves every iterator.
+        """
+        return self._feed.subscribe()
+
+    async def _poll_changes(self) -> AsyncIterator[Change]:
         while not self._closed.is_set():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._poll_interval):

@@ -13,7 +13,8 @@ accepted lower-case; the older spelling after "or"):
   or ``GITSTORE_USER``, ``GITSTORE_GIT_TOKEN`` or ``GITSTORE_PASSWORD``,
   ``GITSTORE_GIT_BRANCH``, ``GITSTORE_LOCAL_PATH`` (``<path>/gitstore``).
 * All remote backends: ``AIPROXYAPI_STORE_TIMEOUT`` (seconds per call) and the encryption
-  keys of :mod:`storage.crypto`.
+  keys of :mod:`storage.crypto`; Git and S3 also ``AIPROXYAPI_STORE_POLL_INTERVAL`` (seconds
+  between two cheap change checks, default 5).
 
 A remote backend is wrapped in :class:`~storage.crypto.EncryptedStore` when a key is set and
 always served through a :class:`~storage.mirror.MirroredStore`, seeded from the operator's
@@ -26,6 +27,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import tempfile
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -37,7 +39,7 @@ from storage.crypto import EncryptedStore, key_from_env
 from storage.file import FileStore
 from storage.mirror import MirroredStore
 
-__all__ = ["BACKENDS", "load_backend", "safe_url", "store_from_env"]
+__all__ = ["BACKENDS", "load_backend", "safe_url", "store_from_env", "store_secrets"]
 
 log = logging.getLogger("aiproxyapi.storage")
 
@@ -96,6 +98,25 @@ def _local_root(configured: str, leaf: str) -> Path:
     return root.absolute()
 
 
+def store_secrets(environ: Mapping[str, str]) -> list[str]:
+    """Every secret the storage variables carry, for the log scrubber (never logged)."""
+    found = [
+        _get(environ, "GITSTORE_GIT_TOKEN", "GITSTORE_PASSWORD"),
+        _get(environ, "OBJECTSTORE_SECRET_KEY", "OBJSTORE_SECRET_KEY"),
+        _get(environ, "AIPROXYAPI_STORE_KEY"),
+        *_get(environ, "AIPROXYAPI_STORE_OLD_KEYS").split(","),
+    ]
+    for url in (
+        _get(environ, "PGSTORE_DSN"),
+        _get(environ, "GITSTORE_GIT_URL", "GITSTORE_REMOTE_URL"),
+    ):
+        if "://" in url:
+            found.append(urllib.parse.unquote(urllib.parse.urlsplit(url).password or ""))
+        else:
+            found.extend(re.findall(r"password\s*=\s*'?([^\s']+)", url))
+    return [item.strip() for item in found if item.strip()]
+
+
 def store_from_env(
     environ: Mapping[str, str], *, auth_dir: Path, config_path: Path
 ) -> tuple[Store, str]:
@@ -108,6 +129,13 @@ def store_from_env(
             f"AIPROXYAPI_STORE_TIMEOUT must be seconds, not {timeout_text[:40]!r}"
         ) from None
     extra: dict[str, Any] = {"timeout": timeout} if timeout else {}
+    poll_text = _get(environ, "AIPROXYAPI_STORE_POLL_INTERVAL")
+    try:
+        poll = {"poll_interval": float(poll_text)} if poll_text else {}
+    except ValueError:
+        raise StoreError(
+            f"AIPROXYAPI_STORE_POLL_INTERVAL must be seconds, not {poll_text[:40]!r}"
+        ) from None
     if dsn := _get(environ, "PGSTORE_DSN"):
         from storage.postgres import describe_dsn
 
@@ -133,6 +161,7 @@ def store_from_env(
             access_key=_get(environ, "OBJECTSTORE_ACCESS_KEY", "OBJSTORE_ACCESS_KEY"),
             secret_key=_get(environ, "OBJECTSTORE_SECRET_KEY", "OBJSTORE_SECRET_KEY"),
             **extra,
+            **poll,
         )
         where = f"endpoint {safe_url(endpoint) if endpoint else '(default)'}, bucket {bucket}"
     elif url := _get(environ, "GITSTORE_GIT_URL", "GITSTORE_REMOTE_URL"):
@@ -145,6 +174,7 @@ def store_from_env(
             token=_get(environ, "GITSTORE_GIT_TOKEN", "GITSTORE_PASSWORD"),
             local_path=root / "repo",
             **extra,
+            **poll,
         )
         where = f"{safe_url(url)}" + (f", branch {branch}" if branch else "")
     else:

@@ -24,21 +24,29 @@ _JSON = "application/json"
 @get("/")
 async def banner(request: HttpRequest) -> Response[bytes]:
     """What this server is and where its endpoints are."""
-    runtime = gateway_of(request).runtime
+    gateway = gateway_of(request)
+    runtime = gateway.runtime
     body = {
         "name": "aiproxyapi",
         "version": __version__,
         "message": "AI API gateway: point any OpenAI-compatible client at /v1",
         "endpoints": ["GET /v1/models", "POST /v1/chat/completions", "GET /healthz", "GET /usage"],
         "models": len(runtime.registry.entries()),
+        "storage": gateway.store_health(),
     }
     return Response(msgspec.json.encode(body), media_type=_JSON)
 
 
 @get("/healthz")
-async def health() -> Response[bytes]:
-    """Liveness: the process serves HTTP."""
-    return Response(b'{"status":"ok"}', media_type=_JSON)
+async def health(request: HttpRequest) -> Response[bytes]:
+    """Liveness: the process serves HTTP; ``?verbose=1`` adds the storage backend's health.
+
+    A storage outage never fails liveness: the gateway keeps serving from its local mirror.
+    """
+    if request.query_params.get("verbose") in (None, "", "0", "false"):
+        return Response(b'{"status":"ok"}', media_type=_JSON)
+    body = {"status": "ok", "storage": gateway_of(request).store_health()}
+    return Response(msgspec.json.encode(body), media_type=_JSON)
 
 
 @head("/healthz", status_code=200)

@@ -5,6 +5,10 @@ replaced atomically. Writes are coalesced: a background loop writes at most once
 ``flush_interval`` while there is something new, and :meth:`UsageStore.flush` writes at
 shutdown. A file that cannot be read never stops the gateway: it is moved aside and the book
 starts empty.
+
+With a remote storage backend the same document is kept as a state document of the gateway's
+:class:`~storage.base.Store` instead (``store`` and ``key``), so it reaches PostgreSQL, Git or
+S3 through the store's mirror and outbox like every other write.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import msgspec
 
 from aiproxyapi.usage.aggregate import UsageBook, UsageSnapshot
 from storage.atomic import remove_stale_temps, write_atomic
+from storage.base import Store, StoreError
 
 __all__ = ["FILE_VERSION", "UsageStore"]
 
@@ -41,11 +46,21 @@ class UsageStore:
     that overlaps a new record leaves the store dirty rather than losing that record.
     """
 
-    def __init__(self, path: Path, book: UsageBook, *, flush_interval: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        book: UsageBook,
+        *,
+        flush_interval: float = 5.0,
+        store: Store | None = None,
+        key: str = "usage",
+    ) -> None:
         if flush_interval <= 0:
             raise ValueError("flush_interval must be > 0")
         self.path = path
         self.book = book
+        self.store, self.key = store, key
+        self._store_lock = asyncio.Lock()
         self._interval = flush_interval
         self._generation = 0
         self._saved_generation = 0  # written by worker threads, read on the loop
@@ -78,6 +93,27 @@ class UsageStore:
                 raise ValueError(f"unsupported version {stored.version}, expected {FILE_VERSION}")
         except (msgspec.DecodeError, ValueError) as exc:
             self._move_aside(exc)
+            return
+        self.book.merge_snapshot(stored.usage)
+
+    async def load_async(self) -> None:
+        """:meth:`load` off the event loop, or from the store's state document when there is one."""
+        if self.store is None:
+            await asyncio.to_thread(self.load)
+            return
+        try:
+            raw = await self.store.read_state(self.key)
+        except StoreError as exc:
+            logger.warning("usage state %s unreadable (%s); starting empty", self.key, exc)
+            return
+        if raw is None:
+            return
+        try:
+            stored = msgspec.json.decode(raw, type=_UsageFile)
+            if stored.version != FILE_VERSION:
+                raise ValueError(f"unsupported version {stored.version}, expected {FILE_VERSION}")
+        except (msgspec.DecodeError, ValueError) as exc:
+            logger.warning("usage state %s is corrupt (%s); starting empty", self.key, exc)
             return
         self.book.merge_snapshot(stored.usage)
 
@@ -118,7 +154,13 @@ class UsageStore:
         data = msgspec.json.encode(
             _UsageFile(version=FILE_VERSION, saved_at=time.time(), usage=snapshot)
         )
-        await asyncio.to_thread(self._write, data, generation)
+        if self.store is None:
+            await asyncio.to_thread(self._write, data, generation)
+            return True
+        async with self._store_lock:
+            if generation > self._saved_generation:
+                await self.store.write_state(self.key, data)
+                self._saved_generation = generation
         return True
 
     def _write(self, data: bytes, generation: int) -> None:
@@ -137,7 +179,8 @@ class UsageStore:
             self._wake.clear()
             try:
                 await self.flush()
-            except OSError:
+            except (OSError, StoreError):
                 # A full disk must not kill the loop; the store stays dirty and retries.
-                logger.exception("writing usage file %s failed; will retry", self.path)
+                where = f"state {self.key}" if self.store is not None else f"file {self.path}"
+                logger.exception("writing usage %s failed; will retry", where)
                 self._wake.set()

@@ -246,6 +246,30 @@ class StoreContract:
         finally:
             await watch.stop()
 
+    async def test_every_changes_iterator_sees_every_change(
+        self, store: Store, other: Store
+    ) -> None:
+        watches = [ChangeWatch(store), ChangeWatch(store)]
+        try:
+            for watch in watches:  # both feeds proven live before the change that counts
+
+                async def warm_up(n: int) -> None:
+                    await other.write_auth("warm-up.json", str(n).encode())
+
+                await watch.expect(lambda c: c.name == "warm-up.json", act=warm_up)
+            await other.write_auth("both.json", b"{}")
+            await other.delete_auth("warm-up.json")
+
+            async def nothing(_n: int) -> None:
+                return None
+
+            for watch in watches:
+                await watch.expect(lambda c: c.name == "both.json", act=nothing)
+                await watch.expect(lambda c: c.name == "warm-up.json" and c.deleted, act=nothing)
+        finally:
+            for watch in watches:
+                await watch.stop()
+
     async def test_changes_end_when_the_store_closes(self, backend: Opener) -> None:
         store = backend()
         await asyncio.wait_for(store.start(), 30)

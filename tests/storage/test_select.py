@@ -208,3 +208,23 @@ def test_importing_storage_pulls_in_no_backend_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_store_secrets_names_every_secret_the_variables_carry() -> None:
+    from storage.select import store_secrets
+
+    env = {**PG, **S3, **GIT, KEY_ENV: "k" * 64, "AIPROXYAPI_STORE_OLD_KEYS": "o1, o2"}
+    found = set(store_secrets(env))
+    assert {"hunter2", "s3cr3t", "ghp_token", "ghp_t", "k" * 64, "o1", "o2"} <= found
+    keyword = store_secrets({"pgstore_dsn": "host=db user=app password='pw-9' dbname=gw"})
+    assert keyword == ["pw-9"]
+
+
+@pytest.mark.usefixtures("fakes")
+def test_poll_interval_reaches_git_and_s3(tmp_path: Path) -> None:
+    env = {**S3, "AIPROXYAPI_STORE_POLL_INTERVAL": "0.5"}
+    assert inner(choose(tmp_path, env)[0]).kwargs["poll_interval"] == 0.5
+    env = {**GIT, "aiproxyapi_store_poll_interval": "2"}
+    assert inner(choose(tmp_path, env)[0]).kwargs["poll_interval"] == 2.0
+    with pytest.raises(StoreError, match="POLL_INTERVAL must be seconds"):
+        choose(tmp_path, {**GIT, "AIPROXYAPI_STORE_POLL_INTERVAL": "soon"})
