@@ -57,10 +57,17 @@ class CallbackServer:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
+            await self._serve(reader, writer)
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
             async with asyncio.timeout(_READ_TIMEOUT):
                 head = await reader.readuntil(b"\r\n\r\n")
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
-            writer.close()
             return
         line = head[:_MAX_HEAD].split(b"\r\n", 1)[0].decode("latin-1")
         parts = line.split(" ")
@@ -92,4 +99,3 @@ class CallbackServer:
         with contextlib.suppress(OSError):
             writer.write(head.encode("latin-1") + body)
             await writer.drain()
-        writer.close()

@@ -147,6 +147,7 @@ class LoginFlow(abc.ABC):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._cleanup()  # a task cancelled before its first step never ran its finally
         if self.status is FlowStatus.WAIT:
             self._fail("the login was cancelled")
 
@@ -154,12 +155,12 @@ class LoginFlow(abc.ABC):
         self.status = FlowStatus.ERROR
         self.reason = reason
 
-    def _launch(self, body: Coroutine[Any, Any, LoginResult]) -> None:
+    def _launch(self, body: Callable[[], Coroutine[Any, Any, LoginResult]]) -> None:
         self._task = asyncio.create_task(self._run(body), name=f"login-{self.provider}")
 
-    async def _run(self, body: Coroutine[Any, Any, LoginResult]) -> None:
+    async def _run(self, body: Callable[[], Coroutine[Any, Any, LoginResult]]) -> None:
         try:
-            result = await body
+            result = await body()
             where = await save_record(self.store, result.name, result.record)
         except asyncio.CancelledError:
             self._fail("the login was cancelled")
@@ -236,7 +237,7 @@ class AuthCodeFlow(LoginFlow):
         step = BrowserStep(
             self.authorization_url(), self.state, self.redirect_uri, self.callback_port or 0
         )
-        self._launch(self._drive())
+        self._launch(self._drive)
         return step
 
     def submit_callback(self, callback_url: str) -> None:
@@ -261,11 +262,13 @@ class AuthCodeFlow(LoginFlow):
                 "run the login again"
             )
             code.set_exception(AuthFlowError(problem))
+            self._fail(problem)
             return problem
         if "error" in params:
             detail = params.get("error_description") or params["error"]
             problem = f"the authorization was refused ({detail[:200]}); run the login again"
             code.set_exception(AuthFlowError(problem))
+            self._fail(problem)
             return problem
         try:
             parsed = parse_authorization_code_response(callback_url, state=self.state)
@@ -337,7 +340,8 @@ class DeviceFlow(LoginFlow):
         except AuthFlowError as exc:
             self._fail(str(exc))
             raise
-        self._launch(self._poll_until_done(self.step))
+        step = self.step
+        self._launch(lambda: self._poll_until_done(step))
         return self.step
 
     async def _poll_until_done(self, step: DeviceStep) -> LoginResult:

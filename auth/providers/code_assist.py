@@ -79,7 +79,7 @@ async def setup_project(
             "run the login again with --project_id YOUR_PROJECT"
         )
     onboard: dict[str, Any] = {"tierId": tier.get("id") or "free-tier", "metadata": _METADATA}
-    if project and tier.get("id") != "free-tier":
+    if project:
         onboard["cloudaicompanionProject"] = project
     for _ in range(_ONBOARD_POLLS):
         operation = await _call(client, token, "onboardUser", onboard)
