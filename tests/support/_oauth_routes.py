@@ -22,7 +22,7 @@ from ._oauth_server import Answer
 if TYPE_CHECKING:
     from .fake_oauth import FakeOAuth, OAuthRequest
 
-__all__ = ["route"]
+__all__ = ["issue", "route"]
 
 _CLIENT_OF = {
     "claude": "claude",
@@ -70,7 +70,7 @@ def _live(fake: FakeOAuth, token: str, provider: str) -> bool:
     return entry is not None and entry["provider"] == provider
 
 
-def _issue(fake: FakeOAuth, provider: str, refresh: str | None = None) -> dict[str, Any]:
+def issue(fake: FakeOAuth, provider: str, refresh: str | None = None) -> dict[str, Any]:
     """A token answer for provider (a new refresh token unless one is kept)."""
     account = fake.account
     now = time.time()
@@ -155,7 +155,7 @@ def _code_grant(fake: FakeOAuth, req: OAuthRequest, provider: str) -> Answer:
         basic = req.headers.get("authorization", "")
         if form.get("client_secret") != secret and not basic.startswith("Basic "):
             return _error("invalid_client", 401)
-    return Answer.json(_issue(fake, provider))
+    return Answer.json(issue(fake, provider))
 
 
 def _refresh_grant(fake: FakeOAuth, req: OAuthRequest, provider: str) -> Answer:
@@ -165,9 +165,9 @@ def _refresh_grant(fake: FakeOAuth, req: OAuthRequest, provider: str) -> Answer:
         return _error("invalid_grant")
     if fake.rotate.get(provider, False):
         entry["active"] = False
-        answer = _issue(fake, provider)
+        answer = issue(fake, provider)
     else:
-        answer = _issue(fake, provider, refresh=old)
+        answer = issue(fake, provider, refresh=old)
         if provider == "google":
             del answer["refresh_token"]
     return Answer.json(answer)
@@ -272,7 +272,7 @@ def _device_grant(fake: FakeOAuth, req: OAuthRequest, provider: str) -> Answer:
     if outcome in ("expired", "denied"):
         return _error("expired_token" if outcome == "expired" else "access_denied", status)
     fake.devices.pop(req.form["device_code"])
-    answer = _issue(fake, provider)
+    answer = issue(fake, provider)
     if github:  # GitHub OAuth-app tokens do not expire and come without a refresh token
         answer = {
             "access_token": answer["access_token"],

@@ -20,6 +20,7 @@ answers: ``pending``, ``slow_down``, ``ok``, ``expired``, ``denied``), ``fail_to
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,7 @@ import httpx
 
 from auth.endpoints import ENDPOINTS
 
-from ._oauth_routes import route
+from ._oauth_routes import issue, route
 from ._oauth_server import Answer, ThreadedServer
 
 __all__ = ["Account", "FakeOAuth", "OAuthRequest"]
@@ -167,6 +168,60 @@ class FakeOAuth:
         path = PATHS[key]
         with self.lock:
             return [r for r in self.requests if r.path == path]
+
+    def issue_tokens(self, provider: str) -> dict[str, Any]:
+        """A token answer as the fake's token endpoint gives it (the tokens are live here).
+
+        provider: ``claude``, ``codex``, ``google``, ``qwen``, ``iflow`` or ``github``.
+        """
+        with self.lock:
+            return issue(self, provider)
+
+    def make_record(self, record_type: str, *, expired: str | None = None) -> dict[str, Any]:
+        """An auth record of ``record_type`` with live tokens, as a login would have written it.
+
+        ``expired`` overrides the RFC 3339 expiry (e.g. one due for refresh).
+        """
+        if record_type == "vertex":
+            sa = self.add_service_account()
+            return {
+                "type": "vertex",
+                "service_account": sa,
+                "project_id": sa["project_id"],
+                "email": sa["client_email"],
+                "location": "us-central1",
+            }
+        provider = {"gemini": "google", "gemini-cli": "google", "copilot": "github"}.get(
+            record_type, record_type
+        )
+        tokens = self.issue_tokens(provider)
+        until = expired or time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + self.expires_in)
+        )
+        email = self.account.email
+        if record_type in ("gemini", "gemini-cli"):
+            token = {key: tokens[key] for key in ("access_token", "refresh_token", "token_type")}
+            return {
+                "type": record_type,
+                "token": {**token, "expiry": until},
+                "project_id": "proj-a",
+                "email": email,
+                "auto": False,
+                "checked": True,
+            }
+        if record_type == "copilot":
+            return {
+                "type": "copilot",
+                "access_token": tokens["access_token"],
+                "login": self.account.github_login,
+                "email": email,
+            }
+        kept = ("access_token", "refresh_token", "id_token", "resource_url")
+        record = {"type": record_type, "email": email, "expired": until}
+        record.update({key: tokens[key] for key in kept if key in tokens})
+        if record_type == "iflow":
+            record["api_key"] = self.account.iflow_api_key
+        return record
 
     def add_service_account(self, project: str = "vertex-proj") -> dict[str, Any]:
         """A new service-account key file (dict) whose signatures this fake accepts."""
