@@ -31,6 +31,7 @@ __all__ = [
     "post_token",
     "read_json",
     "rfc3339",
+    "seconds",
 ]
 
 _FORM = "application/x-www-form-urlencoded"
@@ -118,6 +119,17 @@ class TokenError(Exception):
 def obj(value: object) -> dict[str, Any]:
     """The value if it is a JSON object, else {} (answers are read defensively)."""
     return value if isinstance(value, dict) else {}
+
+
+def seconds(value: object, default: float) -> float:
+    """A duration a server sent (number or numeric string); ``default`` when it is neither."""
+    if isinstance(value, bool):
+        return default
+    try:
+        found = float(value) if isinstance(value, int | float | str) else default
+    except ValueError:
+        return default
+    return found if found >= 0 else default
 
 
 def read_json(response: httpx.Response) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
@@ -48,6 +49,8 @@ __all__ = [
     "SlowDown",
     "device_outcome",
 ]
+
+log = logging.getLogger("auth.flow")
 
 #: Receives one line of progress for the person waiting.
 Progress = Callable[[str], None]
@@ -173,6 +176,13 @@ class LoginFlow(abc.ABC):
             self._fail(
                 f"could not reach {self.label} ({type(exc).__name__}); check the network "
                 "(and proxy settings) and run the login again"
+            )
+        except Exception as exc:
+            # An answer of a shape no provider documents; the traceback goes to debug logs only.
+            log.debug("login %s failed", self.provider, exc_info=True)
+            self._fail(
+                f"{self.label} answered in an unexpected way ({type(exc).__name__}); "
+                "run the login again, and report it if it keeps happening"
             )
         else:
             self.result = replace(result, where=where)
@@ -340,6 +350,9 @@ class DeviceFlow(LoginFlow):
         except AuthFlowError as exc:
             self._fail(str(exc))
             raise
+        except httpx.HTTPError as exc:
+            self._fail(f"could not reach {self.label} ({type(exc).__name__}); check the network")
+            raise AuthFlowError(self.reason or "") from None
         step = self.step
         self._launch(lambda: self._poll_until_done(step))
         return self.step

@@ -18,6 +18,7 @@ from auth._oauth import (
     obj,
     post_token,
     read_json,
+    seconds,
 )
 from auth.endpoints import CLIENTS, url
 from auth.errors import AuthFlowError
@@ -120,8 +121,8 @@ class CodexDeviceLogin(DeviceFlow):
         return DeviceStep(
             url("codex.device-verify"),
             self._user_code,
-            float(data.get("interval") or 5),
-            float(data.get("expires_in") or _DEVICE_WINDOW),
+            seconds(data.get("interval"), 5),
+            seconds(data.get("expires_in"), _DEVICE_WINDOW),
         )
 
     async def poll(self) -> dict[str, Any] | None:

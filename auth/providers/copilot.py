@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from auth._oauth import TokenError, obj, post_token, read_json
+from auth._oauth import TokenError, obj, post_token, read_json, seconds
 from auth.endpoints import CLIENTS, url
 from auth.errors import AuthFlowError, RefreshError
 from auth.flow import DeviceFlow, DeviceStep, device_outcome
@@ -61,8 +61,8 @@ class CopilotLogin(DeviceFlow):
         return DeviceStep(
             str(data.get("verification_uri") or "https://github.com/login/device"),
             str(data.get("user_code") or ""),
-            float(data.get("interval") or 5),
-            float(data.get("expires_in") or 900),
+            seconds(data.get("interval"), 5),
+            seconds(data.get("expires_in"), 900),
         )
 
     async def poll(self) -> dict[str, Any] | None:

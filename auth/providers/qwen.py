@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from auth._oauth import Pkce, TokenError, expiry_of, jwt_claims, post_token
+from auth._oauth import Pkce, TokenError, expiry_of, jwt_claims, post_token, read_json, seconds
 from auth.endpoints import CLIENTS, url
 from auth.errors import AuthFlowError
 from auth.flow import DeviceFlow, DeviceStep, device_outcome
@@ -51,15 +51,15 @@ class QwenLogin(DeviceFlow):
             raise TokenError(
                 "the Qwen device-code request", None, None, type(exc).__name__
             ) from None
-        data = response.json() if response.is_success else {}
+        data = read_json(response) if response.is_success else {}
         self._device_code = str(data.get("device_code") or "")
         if not self._device_code:
             raise TokenError("the Qwen device-code request", response.status_code, None, None)
         return DeviceStep(
             str(data.get("verification_uri") or ""),
             str(data.get("user_code") or ""),
-            float(data.get("interval") or 5),
-            float(data.get("expires_in") or 600),
+            seconds(data.get("interval"), 5),
+            seconds(data.get("expires_in"), 600),
             data.get("verification_uri_complete"),
         )
 
