@@ -17,7 +17,22 @@ from auth._oauth import rfc3339
 from auth.errors import AuthFlowError
 from storage import Store, StoreError, check_name
 
-__all__ = ["LoginResult", "record_name", "save_record", "stamp_tokens"]
+__all__ = ["OPERATOR_FIELDS", "LoginResult", "record_name", "save_record", "stamp_tokens"]
+
+#: Fields an operator sets on a record by hand; a new login of the same account keeps them.
+OPERATOR_FIELDS = (
+    "prefix",
+    "proxy_url",
+    "priority",
+    "weight",
+    "disabled",
+    "note",
+    "headers",
+    "excluded_models",
+    "model_aliases",
+    "disable_cooling",
+    "request_retry",
+)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]+")
 
@@ -51,10 +66,24 @@ def stamp_tokens(
         record["expired"] = rfc3339(expires)
 
 
-async def save_record(store: Store, name: str, record: dict[str, Any]) -> str:
-    """Write the record through the store; returns where it went (a path for the file store)."""
-    data = json.dumps(record, indent=2, ensure_ascii=False).encode() + b"\n"
+def _kept_fields(old: bytes | None) -> dict[str, Any]:
     try:
+        previous = json.loads(old) if old else None
+    except ValueError:
+        return {}
+    if not isinstance(previous, dict):
+        return {}
+    return {key: previous[key] for key in OPERATOR_FIELDS if key in previous}
+
+
+async def save_record(store: Store, name: str, record: dict[str, Any]) -> str:
+    """Write the record through the store; returns where it went (a path for the file store).
+
+    Logging in again to an account keeps the operator's fields of its old record.
+    """
+    try:
+        kept = _kept_fields(await store.read_auth(name))
+        data = json.dumps({**record, **kept}, indent=2, ensure_ascii=False).encode() + b"\n"
         await store.write_auth(name, data)
     except (StoreError, OSError) as exc:
         raise AuthFlowError(

@@ -309,3 +309,16 @@ async def test_project_id_goes_with_the_gemini_login_only(
         new_login("nope", client=client, store=store)
     with pytest.raises(AuthFlowError, match="device flow"):
         new_login("qwen", client=client, store=store, callback_port=1)
+
+
+async def test_logging_in_again_keeps_the_operators_fields(
+    fake_oauth: FakeOAuth, client: httpx.AsyncClient, store: FileStore
+) -> None:
+    first, _ = await _login_browser("claude", fake_oauth, client, store)
+    old = _record(store, first.name)
+    path = store.auth_dir / first.name
+    path.write_text(json.dumps({**old, "prefix": "team", "priority": 3, "disabled": True}))
+    second, _ = await _login_browser("claude", fake_oauth, client, store)
+    record = _record(store, second.name)
+    assert record["access_token"] != old["access_token"]
+    assert (record["prefix"], record["priority"], record["disabled"]) == ("team", 3, True)

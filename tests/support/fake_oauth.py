@@ -157,6 +157,20 @@ class FakeOAuth:
             if refresh_token in self.refresh_tokens:
                 self.refresh_tokens[refresh_token]["active"] = False
 
+    def is_live(self, access_token: str, provider: str | None = None) -> bool:
+        """Whether the fake issued this access token (to provider) and has not revoked it.
+
+        A fake upstream can ask this to answer 401 for stale tokens.
+        """
+        with self.lock:
+            entry = self.access_tokens.get(access_token)
+            return entry is not None and (provider is None or entry["provider"] == provider)
+
+    def revoke_access(self, access_token: str) -> None:
+        """Forget an access token, as if it expired early."""
+        with self.lock:
+            self.access_tokens.pop(access_token, None)
+
     def next_id(self, prefix: str) -> str:
         """A fresh, unique value."""
         with self.lock:
