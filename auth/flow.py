@@ -25,13 +25,13 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
-from authlib.oauth2.rfc6749.errors import MismatchingStateException
+from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749.parameters import parse_authorization_code_response
 
-from auth._oauth import Pkce, TokenError, new_state
+from auth._oauth import Pkce, TokenError, new_state, seconds
 from auth.callback import CallbackServer
 from auth.endpoints import CLIENTS
 from auth.errors import AuthFlowError
@@ -103,9 +103,7 @@ def device_outcome(exc: TokenError) -> None:
     if exc.error == "authorization_pending":
         return
     if exc.error == "slow_down":
-        raw = exc.body.get("interval")
-        interval = float(raw) if isinstance(raw, int | float | str) and str(raw).strip() else None
-        raise SlowDown(interval)
+        raise SlowDown(seconds(exc.body.get("interval"), 0.0) or None)
     if exc.error == "expired_token":
         raise AuthFlowError("the code expired before it was entered; run the login again")
     if exc.error == "access_denied":
@@ -138,8 +136,7 @@ class LoginFlow(abc.ABC):
         """Block until the flow ends: its result, or AuthFlowError with the reason."""
         if self._task is None:
             raise AuthFlowError(self.reason or "the login was not started")
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(self._task)
+        await asyncio.wait({self._task})  # the caller's own cancellation still propagates
         if self.result is not None:
             return self.result
         raise AuthFlowError(self.reason or "the login did not finish")
@@ -265,6 +262,12 @@ class AuthCodeFlow(LoginFlow):
         code = self._code
         if code is None or code.done():
             return "this login is not waiting for a callback (start a new one)"
+        if "?" not in callback_url and "#" in callback_url:
+            # What Claude's code page shows to copy: "<code>#<state>".
+            pasted_code, _, pasted_state = callback_url.partition("#")
+            callback_url = f"{self.redirect_uri}?" + urlencode(
+                {"code": pasted_code, "state": pasted_state}
+            )
         params = {k: v[-1] for k, v in parse_qs(urlsplit(callback_url).query).items()}
         if params.get("state") != self.state:
             problem = (
@@ -282,9 +285,7 @@ class AuthCodeFlow(LoginFlow):
             return problem
         try:
             parsed = parse_authorization_code_response(callback_url, state=self.state)
-        except MismatchingStateException:  # checked above; kept for a second opinion
-            return "state mismatch"
-        except Exception:  # authlib raises its own tree for a missing code
+        except OAuth2Error:  # no code in it
             return "the callback URL carries no authorization code; paste the whole URL"
         value = str(parsed["code"]).split("#", 1)[0]  # Claude appends "#state" to its code
         code.set_result(value)

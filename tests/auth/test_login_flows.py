@@ -6,6 +6,7 @@ import asyncio
 import json
 import stat
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -322,3 +323,26 @@ async def test_logging_in_again_keeps_the_operators_fields(
     record = _record(store, second.name)
     assert record["access_token"] != old["access_token"]
     assert (record["prefix"], record["priority"], record["disabled"]) == ("team", 3, True)
+
+
+async def test_a_pasted_code_and_state_pair_completes_the_login(
+    fake_oauth: FakeOAuth, client: httpx.AsyncClient, store: FileStore
+) -> None:
+    flow = new_login("claude", client=client, store=store, callback_port=free_port())
+    step = await flow.start(listen=False)
+    assert isinstance(step, BrowserStep)
+    target = await asyncio.to_thread(fake_oauth.redirect_for, step.url)
+    code = parse_qs(urlsplit(target).query)["code"][0]
+    result = await flow.complete(f"{code}#{step.state}")
+    assert result.name == "claude-user@example.com.json"
+
+
+async def test_a_pasted_url_without_a_code_keeps_the_flow_waiting(
+    client: httpx.AsyncClient, store: FileStore
+) -> None:
+    flow = new_login("claude", client=client, store=store, callback_port=free_port())
+    step = await flow.start(listen=False)
+    with pytest.raises(AuthFlowError, match="no authorization code"):
+        flow.submit_callback(f"{step.redirect_uri}?state={step.state}")
+    assert flow.status is FlowStatus.WAIT
+    await flow.cancel()
