@@ -16,15 +16,13 @@ import sys
 import threading
 import webbrowser
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from aiproxyapi.config import Config, ConfigError, load_config
-from auth.errors import AuthFlowError
-from auth.flow import AuthCodeFlow, BrowserStep, DeviceStep, LoginFlow
-from auth.logins import new_login
-from auth.providers.vertex import import_service_account
-from storage import FileStore, Store
+
+if TYPE_CHECKING:  # the login machinery loads only when a login runs, never for serving
+    from auth.flow import AuthCodeFlow, BrowserStep, DeviceStep, LoginFlow
+    from storage import Store
 
 __all__ = ["add_login_arguments", "chosen_login", "run_login"]
 
@@ -38,7 +36,7 @@ _FLAGS = {
     "iflow_login": ("iflow", "log in to iFlow"),
     "copilot_login": ("copilot", "log in to GitHub for Copilot (device code)"),
 }
-_HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+_HTTP_TIMEOUT = 30.0
 
 
 def add_login_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,6 +92,8 @@ def run_login(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"aiproxyapi: config error: {exc}", file=sys.stderr)
         return 2
+    from storage import FileStore
+
     store = FileStore(Path(config.auth_dir).expanduser(), config_path)
     try:
         if name == "vertex":
@@ -112,6 +112,9 @@ def run_login(args: argparse.Namespace) -> int:
 
 
 async def _vertex(data: bytes, prefix: str | None, store: Store) -> int:
+    from auth.errors import AuthFlowError
+    from auth.providers.vertex import import_service_account
+
     try:
         result = await import_service_account(data, store=store, prefix=prefix)
     except AuthFlowError as exc:
@@ -131,6 +134,12 @@ def _progress(line: str) -> None:
 
 
 async def _login(name: str, args: argparse.Namespace, store: Store, proxy: str | None) -> int:
+    import httpx
+
+    from auth.errors import AuthFlowError
+    from auth.flow import BrowserStep
+    from auth.logins import new_login
+
     async with httpx.AsyncClient(timeout=_HTTP_TIMEOUT, proxy=proxy) as client:
         try:
             flow = new_login(
@@ -167,6 +176,8 @@ def _show_browser_step(flow: LoginFlow, step: BrowserStep, *, no_browser: bool) 
         print("(a browser window was opened for it)", flush=True)
         return
     port = step.callback_port
+    from auth.flow import AuthCodeFlow
+
     print(
         f"Waiting for the redirect to {step.redirect_uri}. On a remote host, forward the port "
         f"first (ssh -L {port}:127.0.0.1:{port} user@host), or paste the URL the browser "
@@ -187,6 +198,8 @@ def _show_device_step(step: DeviceStep, *, no_browser: bool) -> None:
 
 def _read_pasted_callbacks(flow: AuthCodeFlow) -> None:
     """Feed lines from stdin to the flow while the callback server keeps listening."""
+    from auth.errors import AuthFlowError
+
     loop = asyncio.get_running_loop()
 
     def paste(line: str) -> None:
