@@ -30,8 +30,9 @@ import httpx
 
 from auth.endpoints import ENDPOINTS
 
-from ._oauth_routes import issue, route
+from ._oauth_routes import route
 from ._oauth_server import Answer, ThreadedServer
+from ._oauth_tokens import issue
 
 __all__ = ["Account", "FakeOAuth", "OAuthRequest"]
 
