@@ -15,6 +15,9 @@ one-time codes, refresh-token rotation and revocation, device-code polling) and 
 request. Knobs: ``deny_next`` (consent refused), ``device_outcomes[provider]`` (what each poll
 answers: ``pending``, ``slow_down``, ``ok``, ``expired``, ``denied``), ``fail_token(status)``,
 ``expires_in``, ``rotate[provider]``, the Code Assist tier, Google projects, Copilot entitlement.
+For runtime tests: ``make_record(type)`` builds a record with live tokens (as a login writes it),
+``is_live(access_token)`` lets a fake upstream answer 401 to stale tokens, ``revoke_access``
+expires one early, ``exchange`` of Copilot tokens answers at ``copilot.api-token``.
 """
 
 from __future__ import annotations
