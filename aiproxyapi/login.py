@@ -137,9 +137,11 @@ async def _login(name: str, args: argparse.Namespace, store: Store, proxy: str |
     import httpx
 
     from auth.errors import AuthFlowError
-    from auth.flow import BrowserStep
-    from auth.logins import new_login
+    from auth.flow import AuthCodeFlow, BrowserStep
+    from auth.logins import LOGINS, new_login
 
+    # Device flows have no callback: the port option is meaningless for them, not an error.
+    port = args.oauth_callback_port if issubclass(LOGINS[name], AuthCodeFlow) else None
     async with httpx.AsyncClient(timeout=_HTTP_TIMEOUT, proxy=proxy) as client:
         try:
             flow = new_login(
@@ -147,7 +149,7 @@ async def _login(name: str, args: argparse.Namespace, store: Store, proxy: str |
                 client=client,
                 store=store,
                 progress=_progress,
-                callback_port=args.oauth_callback_port,
+                callback_port=port,
                 project_id=args.project_id,
             )
             step = await flow.start()

@@ -137,7 +137,7 @@ def test_device_logins_show_the_code_and_write_the_record(
     fake: FakeOAuth, tmp_path: Path, flag: str, fake_name: str, name: str | None
 ) -> None:
     fake.device_outcomes[fake_name] = ["pending", "ok"]
-    with LoginProcess([flag, "--no-browser"], tmp_path=tmp_path, env=fake.env()) as cli:
+    with _run(fake, tmp_path, flag) as cli:  # the callback port is no concern of device flows
         shown = cli.wait_for_line(lambda line: "enter the code" in line)
         assert "ABCD-1234" in shown
         assert cli.finish() == 0, cli.stderr
