@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from aiproxyapi import __version__
+from aiproxyapi.login import add_login_arguments, chosen_login, run_login
 
 __all__ = ["main"]
 
@@ -31,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
         "rotate-key",
         help="re-encrypt every record under AIPROXYAPI_STORE_KEY (see README, Storage)",
     )
+    add_login_arguments(parser)
     return parser
 
 
@@ -41,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from aiproxyapi.store_command import rotate_key
 
         return rotate_key(args.config)
+    if chosen_login(args) is not None:
+        return run_login(args)
     from aiproxyapi.server import serve
 
     return serve(args.config, port=args.port)
