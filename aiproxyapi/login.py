@@ -15,8 +15,9 @@ import os
 import sys
 import threading
 import webbrowser
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiproxyapi.config import Config, ConfigError, load_config
 
@@ -92,9 +93,15 @@ def run_login(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"aiproxyapi: config error: {exc}", file=sys.stderr)
         return 2
-    from storage import FileStore
+    from storage import StoreError, store_from_env
 
-    store = FileStore(Path(config.auth_dir).expanduser(), config_path)
+    try:
+        # The record goes where the gateway reads records: the backend the environment names.
+        store, _where = store_from_env(
+            os.environ, auth_dir=Path(config.auth_dir).expanduser(), config_path=config_path
+        )
+    except StoreError as exc:
+        return _fail(f"storage: {exc}; check the PGSTORE_/OBJECTSTORE_/GITSTORE_ variables")
     try:
         if name == "vertex":
             try:
@@ -104,11 +111,28 @@ def run_login(args: argparse.Namespace) -> int:
                     f"cannot read {args.vertex_import} ({exc.strerror}); "
                     "pass the path of the service-account key JSON"
                 )
-            return asyncio.run(_vertex(data, args.vertex_import_prefix, store))
-        return asyncio.run(_login(name, args, store, config.proxy_url or None))
+            return asyncio.run(_on_store(store, _vertex(data, args.vertex_import_prefix, store)))
+        return asyncio.run(_on_store(store, _login(name, args, store, config.proxy_url or None)))
     except KeyboardInterrupt:
         print("\naiproxyapi: login cancelled; nothing was written", file=sys.stderr)
         return 130
+
+
+async def _on_store(store: Store, work: Coroutine[Any, Any, int]) -> int:
+    """Run one login with the store open; a backend that cannot be reached is a clear failure."""
+    from storage import FileStore, StoreError
+
+    if isinstance(store, FileStore):  # plain files: nothing to connect to, nothing to prepare
+        return await work
+    try:
+        await store.start()
+    except StoreError as exc:
+        work.close()
+        return _fail(f"storage: {exc}; the record could not be stored, nothing was written")
+    try:
+        return await work
+    finally:
+        await store.close()
 
 
 async def _vertex(data: bytes, prefix: str | None, store: Store) -> int:
