@@ -11,6 +11,7 @@ from aiproxyapi.api.completions import completions, embeddings
 from aiproxyapi.api.errors import render_gateway_error, render_http_exception, render_unexpected
 from aiproxyapi.api.gemini import gemini_model, gemini_models, gemini_post
 from aiproxyapi.api.openai import chat_completions, list_models
+from aiproxyapi.api.panel import panel_asset, panel_page
 from aiproxyapi.api.responses import create_response
 from aiproxyapi.api.system import banner, health, health_head, usage
 from aiproxyapi.errors import GatewayError
@@ -37,6 +38,8 @@ def create_app(gateway: Gateway) -> Litestar:
             gemini_models,
             gemini_model,
             gemini_post,
+            panel_page,
+            panel_asset,
         ],
         exception_handlers={
             GatewayError: render_gateway_error,

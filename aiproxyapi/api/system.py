@@ -6,10 +6,12 @@ import ipaddress
 
 import msgspec
 from litestar import Response, get, head
+from litestar.response import Redirect
 
 from aiproxyapi import __version__
 from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.api.guard import gateway_of
+from aiproxyapi.api.panel import PANEL_PATH, panel_enabled
 from aiproxyapi.errors import ClientRequestError
 
 __all__ = ["banner", "health", "health_head", "usage"]
@@ -18,17 +20,28 @@ _JSON = "application/json"
 
 
 @get("/")
-async def banner(request: HttpRequest) -> Response[bytes]:
-    """What this server is and where its endpoints are."""
+async def banner(request: HttpRequest) -> Response[bytes] | Redirect:
+    """What this server is and where its endpoints are; a browser is sent to the panel."""
     runtime = gateway_of(request).runtime
-    body = {
+    panel = panel_enabled(runtime)
+    if panel and _wants_html(request.headers.get("accept", "")):
+        return Redirect(PANEL_PATH, status_code=302)
+    body: dict[str, object] = {
         "name": "aiproxyapi",
         "version": __version__,
         "message": "AI API gateway: point any OpenAI-compatible client at /v1",
         "endpoints": ["GET /v1/models", "POST /v1/chat/completions", "GET /healthz", "GET /usage"],
         "models": len(runtime.registry.entries()),
     }
+    if panel:
+        body["control-panel"] = PANEL_PATH
     return Response(msgspec.json.encode(body), media_type=_JSON)
+
+
+def _wants_html(accept: str) -> bool:
+    """A browser navigation names text/html first; an API client asks for JSON or anything."""
+    first = accept.split(",", 1)[0].split(";", 1)[0].strip().lower()
+    return first in {"text/html", "application/xhtml+xml"}
 
 
 @get("/healthz")

@@ -1,0 +1,92 @@
+// Dashboard: traffic over the last day, and how the credentials are doing.
+
+import { api, banner, listOf } from '../api.js';
+import { barChart } from '../charts.js';
+import { STATE_LABEL, countStates } from '../credentials.js';
+import { empty, failure, h, loading, num, replace } from '../dom.js';
+import { lastHours, money, readUsage } from '../usage-data.js';
+
+function stat(label, value, tone) {
+  return h('div', { class: `stat ${tone || ''}` }, h('span', { class: 'stat-label' }, label),
+    h('strong', { class: 'stat-value' }, value));
+}
+
+function storeLine(info) {
+  const store = info.store || info.storage;
+  if (!store) return null;
+  if (typeof store !== 'object') return h('p', { class: 'muted' }, `Store: ${store}`);
+  const healthy = store.healthy ?? store.ok ?? (store.status ? store.status === 'ok' : undefined);
+  const name = store.kind || store.backend || store.type || 'store';
+  const detail = store.error || store.message || store.status || '';
+  return h('p', { class: `pill ${healthy === false ? 'pill-error' : 'pill-ok'}`, 'data-testid': 'store-health' },
+    `Store ${name}: ${healthy === false ? 'unhealthy' : 'healthy'}${detail && healthy === false ? ` (${detail})` : ''}`);
+}
+
+async function loadServer(box) {
+  try {
+    const info = await banner();
+    replace(box, h('p', {}, `aiproxyapi ${info.version || ''} · ${num(info.models)} routable models`),
+      storeLine(info));
+  } catch (err) {
+    replace(box, failure(err));
+  }
+}
+
+async function loadTraffic(box) {
+  replace(box, loading('Loading usage…'));
+  try {
+    const { totals, hours } = readUsage(await api('/usage'));
+    const series = lastHours(hours, 24);
+    const tick = (p) => `${p.hour.slice(11, 13)}h`;
+    const costKnown = series.some((p) => p.cost !== null) || totals.cost !== null;
+    replace(box,
+      h('div', { class: 'stats' },
+        stat('Requests', num(totals.requests)),
+        stat('Tokens', num(totals.tokens)),
+        stat('Cost', money(totals.cost)),
+        stat('Errors', num(totals.failures), totals.failures ? 'bad' : '')),
+      h('p', { class: 'muted small' }, 'Last 24 hours, per UTC hour.'),
+      h('div', { class: 'charts' },
+        barChart({ title: 'Requests', points: series.map((p) => ({ label: p.hour, tick: tick(p), value: p.requests })), format: num }),
+        barChart({ title: 'Tokens', points: series.map((p) => ({ label: p.hour, tick: tick(p), value: p.tokens })), format: num }),
+        barChart({
+          title: 'Cost', tone: 'warm', format: money,
+          emptyText: costKnown ? 'No cost in the last 24 hours.' : 'The server reports no prices.',
+          points: series.map((p) => ({ label: p.hour, tick: tick(p), value: p.cost || 0 })),
+        }),
+        barChart({ title: 'Errors', tone: 'bad', points: series.map((p) => ({ label: p.hour, tick: tick(p), value: p.failures })), format: num, emptyText: 'No errors in the last 24 hours.' })));
+  } catch (err) {
+    replace(box, failure(err, () => loadTraffic(box)));
+  }
+}
+
+async function loadCredentials(box) {
+  replace(box, loading('Loading credentials…'));
+  try {
+    const files = listOf(await api('/auth-files'), 'files');
+    if (!files.length) {
+      replace(box, empty('No OAuth accounts yet. Add one under Accounts or OAuth logins.'));
+      return;
+    }
+    const counts = countStates(files);
+    replace(box, h('ul', { class: 'states' }, Object.entries(counts).map(([state, count]) =>
+      h('li', { class: `state-chip chip-${state}`, 'data-state': state },
+        h('strong', {}, String(count)), ` ${STATE_LABEL[state]}`))),
+    h('p', {}, h('a', { href: '#/accounts' }, 'Manage accounts →')));
+  } catch (err) {
+    replace(box, failure(err, () => loadCredentials(box)));
+  }
+}
+
+/** Draw the dashboard. */
+export function render(main) {
+  const server = h('div', { class: 'card' }, loading('Asking the server…'));
+  const traffic = h('section', { class: 'card', 'aria-labelledby': 'traffic-h' });
+  const creds = h('section', { class: 'card', 'aria-labelledby': 'creds-h' });
+  main.append(server,
+    h('h2', { id: 'traffic-h' }, 'Traffic'), traffic,
+    h('h2', { id: 'creds-h' }, 'Credentials'), creds);
+  loadServer(server);
+  loadTraffic(traffic);
+  loadCredentials(creds);
+}

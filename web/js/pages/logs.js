@@ -1,0 +1,104 @@
+// Logs: the tail of the main log with auto-refresh, clearing, and the request error logs.
+
+import { api, listOf } from '../api.js';
+import { actionButton, confirmAction, empty, failure, h, loading, replace, table, toast, when } from '../dom.js';
+
+const REFRESH_MS = 3000;
+const KEEP_LINES = 2000;
+
+function linesOf(body) {
+  if (typeof body === 'string') return body.split('\n').filter(Boolean);
+  return listOf(body, 'lines').map(String);
+}
+
+async function downloadErrorLog(name) {
+  const blob = await api(`/request-error-logs/${encodeURIComponent(name)}`, { as: 'blob' });
+  const url = URL.createObjectURL(blob);
+  const link = h('a', { download: name });
+  link.href = url;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+async function loadErrorLogs(box) {
+  replace(box, loading('Loading request error logs…'));
+  try {
+    const files = listOf(await api('/request-error-logs'), 'files');
+    if (!files.length) {
+      replace(box, empty('No request error logs.'));
+      return;
+    }
+    replace(box, table(['File', 'Size', 'Modified', ''], files.map((f) => {
+      const name = typeof f === 'string' ? f : f.name;
+      return [name, f.size ? `${f.size} B` : '', when(f.modified ?? f.modtime), actionButton('Download', async () => {
+        try { await downloadErrorLog(name); } catch (err) { toast(err.message, 'error'); }
+      }, 'btn small')];
+    })));
+  } catch (err) {
+    replace(box, failure(err, () => loadErrorLogs(box)));
+  }
+}
+
+/** Draw the logs page; returns the cleanup that stops auto-refresh. */
+export function render(main) {
+  const view = h('pre', { class: 'log', tabindex: '0', 'aria-label': 'Main log', 'aria-live': 'off' });
+  const status = h('p', { class: 'muted small', role: 'status' });
+  const box = h('div', { class: 'card' }, loading('Loading the log…'));
+  const auto = h('input', { type: 'checkbox', checked: true });
+  let lines = [];
+  let cursor = null;
+  let timer = 0;
+  let busy = false;
+
+  const fetchMore = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const query = cursor ? `?after=${encodeURIComponent(cursor)}&limit=500` : '?limit=500';
+      const body = await api(`/logs${query}`);
+      const fresh = linesOf(body);
+      if (body && typeof body === 'object') cursor = body['latest-timestamp'] ?? body.cursor ?? body.latest ?? cursor;
+      const atBottom = view.scrollTop + view.clientHeight >= view.scrollHeight - 8;
+      lines = (cursor ? [...lines, ...fresh] : fresh).slice(-KEEP_LINES);
+      if (!box.contains(view)) replace(box, view, status);
+      view.textContent = lines.length ? lines.join('\n') : '';
+      if (!lines.length) view.textContent = '(the log is empty)';
+      if (atBottom) view.scrollTop = view.scrollHeight;
+      status.textContent = `${lines.length} lines · updated ${when(Date.now())}`;
+    } catch (err) {
+      clearInterval(timer);
+      auto.checked = false;
+      replace(box, failure(err, () => { replace(box, loading('Loading the log…')); fetchMore(); }));
+    } finally {
+      busy = false;
+    }
+  };
+  const schedule = () => {
+    clearInterval(timer);
+    if (auto.checked) timer = setInterval(fetchMore, REFRESH_MS);
+  };
+  auto.addEventListener('change', schedule);
+  const clear = actionButton('Clear logs', async () => {
+    if (!confirmAction('Clear the server\'s log files?')) return;
+    try {
+      await api('/logs', { method: 'DELETE' });
+      lines = [];
+      cursor = null;
+      toast('Logs cleared.');
+      await fetchMore();
+    } catch (err) {
+      toast(err.message, 'error');
+    }
+  }, 'btn danger');
+  const errors = h('div', { class: 'card' });
+  main.append(h('div', { class: 'toolbar' },
+    h('label', { class: 'check' }, auto, 'Auto-refresh'),
+    h('button', { type: 'button', class: 'btn', onclick: fetchMore }, 'Refresh now'), clear),
+  box, h('h2', {}, 'Request error logs'), errors);
+  fetchMore();
+  schedule();
+  loadErrorLogs(errors);
+  return () => clearInterval(timer);
+}
