@@ -26,7 +26,7 @@ export async function deleteItem(route, index) {
 
 /** Whether a listed value is a masked secret rather than the secret itself. */
 export function isMasked(value) {
-  return typeof value === 'string' && /[*•…]/.test(value);
+  return typeof value === 'string' && /\.\.\.|[*•…]/.test(value);
 }
 
 const TEST_KEY = 'aiproxyapi.test-client-key';

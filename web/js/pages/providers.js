@@ -48,8 +48,11 @@ function entryOf(kind, values, previous) {
   delete entry['auth-index'];
   for (const [name, value] of Object.entries(values)) {
     if (name === 'api-keys' || name === 'api-key') continue;
-    if (value === undefined || value === '' || (Array.isArray(value) && !value.length)) delete entry[name];
-    else entry[name] = value;
+    const blank = value === undefined || value === '' || (Array.isArray(value) && !value.length);
+    // An edit merges into the stored entry, so a cleared field is sent empty to clear it there.
+    if (!blank) entry[name] = value;
+    else if (previous && name in previous && value !== undefined) entry[name] = value;
+    else delete entry[name];
   }
   if (kind.compat) {
     if (values['api-keys'].length) entry['api-key-entries'] = values['api-keys'].map((key) => ({ 'api-key': key }));

@@ -1,0 +1,168 @@
+"""The control panel in headless chromium against a real gateway and a fake upstream."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from openai import OpenAI
+
+from tests.support.browser import MGMT_KEY, MODEL, Panel
+from tests.support.configs import CLIENT_KEY
+from tests.support.sdk_clients import tracked
+
+pytestmark = pytest.mark.e2e
+
+
+def test_browser_at_root_lands_on_the_login_page(panel: Panel) -> None:
+    panel.page.goto(panel.gateway.base_url + "/")
+    assert panel.page.url.endswith("/management.html")
+    panel.page.get_by_label("Management key").wait_for()
+    assert panel.page.title().startswith("Sign in")
+    panel.shot("login")
+
+
+def test_wrong_key_is_refused_and_the_right_one_opens_the_dashboard(panel: Panel) -> None:
+    page = panel.page
+    page.goto(panel.url)
+    panel.sign_in("not-the-management-key")
+    page.get_by_text("Wrong management key").wait_for()
+    assert page.evaluate("sessionStorage.length") == 0
+    panel.sign_in(MGMT_KEY)
+    page.get_by_role("heading", name="Dashboard").wait_for()
+    page.get_by_role("heading", name="Traffic").wait_for()
+    page.locator(".stats").wait_for()
+    # Kept for this tab only unless "remember" was ticked.
+    assert page.evaluate("localStorage.length") == 0
+    assert page.evaluate("Object.values(sessionStorage)") == [MGMT_KEY]
+    panel.shot("dashboard")
+
+
+def test_add_a_client_key_and_use_it(panel: Panel) -> None:
+    page = panel.page
+    panel.open("keys")
+    page.get_by_role("button", name="Add key", exact=True).first.click()
+    new_key = "sk-panel-added-key-77c1e0"
+    page.get_by_label("Key", exact=True).fill(new_key)
+    page.get_by_role("button", name="Add key").last.click()
+    page.get_by_text("Key added.").wait_for()
+    rows = page.locator("table tbody tr")
+    rows.nth(1).wait_for()
+    listed = rows.all_inner_texts()
+    assert len(listed) == 2
+    assert all(new_key not in row for row in listed), "the listing shows a key unmasked"
+    assert new_key in panel.gateway.config_path.read_text()
+    panel.shot("client-keys")
+    # The new key works against the gateway (after its reload).
+    with httpx.Client(trust_env=False) as client:
+        answer = client.get(
+            f"{panel.gateway.base_url}/v1/models", headers={"Authorization": f"Bearer {new_key}"}
+        )
+    assert answer.status_code == 200
+    assert MODEL in answer.text
+
+
+def test_upload_an_auth_file_and_see_it_listed(panel: Panel, tmp_path: Path) -> None:
+    page = panel.page
+    record = {
+        "type": "claude",
+        "email": "panel@example.com",
+        "access_token": "at-panel-secret",
+        "refresh_token": "rt-panel-secret",
+        "expired": "2099-01-01T00:00:00Z",
+    }
+    upload = tmp_path / "claude-panel@example.com.json"
+    upload.write_text(json.dumps(record))
+    panel.open("accounts")
+    page.get_by_label("Auth file (JSON)").set_input_files(str(upload))
+    page.get_by_role("button", name="Upload").click()
+    page.get_by_text("Uploaded.").wait_for()
+    row = page.locator("table tbody tr", has_text="claude-panel@example.com.json")
+    row.wait_for()
+    assert "panel@example.com" in row.inner_text()
+    assert "at-panel-secret" not in page.content()
+    assert (panel.gateway.auth_dir / upload.name).is_file()
+    panel.shot("accounts")
+
+
+def test_a_request_through_the_gateway_shows_in_usage(panel: Panel) -> None:
+    client = tracked(OpenAI(base_url=f"{panel.gateway.base_url}/v1", api_key=CLIENT_KEY))
+    answer = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "hello"}]
+    )
+    assert answer.choices[0].message.content
+    page = panel.page
+    panel.open("usage")
+    summary = page.locator("table", has=page.locator("caption", has_text="Requests by model"))
+    row = summary.locator("tbody tr", has_text=MODEL)
+    row.wait_for()
+    assert re.search(rf"{MODEL}\s+[1-9]", row.inner_text())
+    # The model filter narrows both tables to that model.
+    page.get_by_label("Model").select_option(MODEL)
+    recent = page.locator("table", has=page.locator("caption", has_text="Recent requests"))
+    assert recent.locator("tbody tr").count() >= 1
+    assert all(MODEL in text for text in recent.locator("tbody tr").all_inner_texts())
+    panel.shot("usage")
+    panel.open("dashboard")
+    total = page.locator(".stat", has_text="Requests").locator(".stat-value")
+    total.wait_for()
+    assert int(total.inner_text().replace(",", "")) >= 1
+    page.locator("figure.chart svg rect.bar").first.wait_for()
+
+
+def test_config_editor_shows_the_validation_error_and_saves_nothing(panel: Panel) -> None:
+    page = panel.page
+    before = panel.gateway.config_path.read_bytes()
+    panel.open("config")
+    editor = page.get_by_label("config.yaml")
+    editor.wait_for()
+    assert "api-keys" in editor.input_value()
+    editor.fill(editor.input_value() + "\nrequest-retry: many\n")
+    page.get_by_text("Unsaved changes").wait_for()
+    page.get_by_role("button", name="Save").click()
+    error = page.get_by_test_id("config-error")
+    error.wait_for()
+    assert "Not saved" in error.inner_text()
+    assert "request-retry" in error.inner_text()
+    assert panel.gateway.config_path.read_bytes() == before
+    panel.shot("config-error")
+
+
+@pytest.mark.parametrize("section", ["dashboard", "accounts", "usage", "providers"])
+def test_narrow_screen_layout(panel: Panel, section: str) -> None:
+    page = panel.page
+    page.set_viewport_size({"width": 375, "height": 812})
+    panel.open(section)
+    page.locator(".state-loading").first.wait_for(state="detached")
+    nav = page.locator("#nav")
+    assert not nav.is_visible(), "the menu is folded away on a phone"
+    toggle = page.get_by_role("button", name="Menu")
+    toggle.click()
+    assert nav.is_visible()
+    assert toggle.get_attribute("aria-expanded") == "true"
+    toggle.click()
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{section} scrolls sideways by {overflow}px at 375px"
+    panel.shot(f"narrow-{section}")
+
+
+def test_every_page_renders_without_errors(panel: Panel) -> None:
+    page = panel.page
+    for section in [
+        "dashboard",
+        "providers",
+        "keys",
+        "accounts",
+        "oauth",
+        "config",
+        "logs",
+        "usage",
+    ]:
+        panel.open(section)
+        page.wait_for_function("document.querySelectorAll('.state-loading').length === 0")
+        errors = page.locator(".state-error").all_inner_texts()
+        assert errors == [], f"{section}: {errors}"
+        panel.shot(f"page-{section}")
