@@ -52,7 +52,8 @@ class Panel:
         self.page.goto(f"{self.url}#/{section}")
         if self.page.get_by_label("Management key").is_visible():
             self.sign_in(MGMT_KEY)
-        self.page.get_by_role("heading", level=1).wait_for()
+        # The shell (navigation beside the page) is up only once the key was accepted.
+        self.page.locator(".layout h1").wait_for()
 
     def sign_in(self, key: str) -> None:
         """Fill in the login form and submit it."""

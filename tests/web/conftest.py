@@ -56,7 +56,9 @@ def panel_gateway(
         openai_entry("fake", upstream.base_url, ["sk-up-panel-0001"], models=[("gpt-4o", MODEL)]),
         api_keys=[CLIENT_KEY],
     )
-    gateway = GatewayProcess(config, tmp_path=tmp, env={"MANAGEMENT_PASSWORD": MGMT_KEY})
+    gateway = GatewayProcess(
+        config, tmp_path=tmp, env={"MANAGEMENT_PASSWORD": MGMT_KEY}, startup_timeout=30.0
+    )
     try:
         gateway.start()
         yield gateway, upstream

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.configs import gateway_config
-from tests.support.fixtures import GatewayFactory
+from tests.support.gateway import GatewayProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -27,8 +28,19 @@ def _client() -> httpx.Client:
     return httpx.Client(trust_env=False, timeout=5.0)
 
 
-def test_assets_have_their_types_and_security_headers(gateway_factory: GatewayFactory) -> None:
-    gw = gateway_factory(gateway_config())
+def _started(tmp_path: Path, **settings: object) -> GatewayProcess:
+    # A busy CI machine may take a while to start a Python process.
+    return GatewayProcess(gateway_config(**settings), tmp_path=tmp_path, startup_timeout=30.0)
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """One gateway with the default settings for the whole module."""
+    with _started(tmp_path_factory.mktemp("serving")) as gateway:
+        yield gateway
+
+
+def test_assets_have_their_types_and_security_headers(gw: GatewayProcess) -> None:
     with _client() as client:
         for path, media_type in ASSETS.items():
             answer = client.get(gw.base_url + path)
@@ -46,8 +58,7 @@ def test_assets_have_their_types_and_security_headers(gateway_factory: GatewayFa
             assert answer.headers["etag"]
 
 
-def test_an_unchanged_asset_revalidates_as_304(gateway_factory: GatewayFactory) -> None:
-    gw = gateway_factory(gateway_config())
+def test_an_unchanged_asset_revalidates_as_304(gw: GatewayProcess) -> None:
     with _client() as client:
         first = client.get(gw.base_url + "/panel/panel.css")
         again = client.get(
@@ -71,8 +82,7 @@ def test_an_unchanged_asset_revalidates_as_304(gateway_factory: GatewayFactory) 
         "/panel/js/../../pyproject.toml",
     ],
 )
-def test_only_panel_files_are_served(gateway_factory: GatewayFactory, path: str) -> None:
-    gw = gateway_factory(gateway_config())
+def test_only_panel_files_are_served(gw: GatewayProcess, path: str) -> None:
     with _client() as client:
         answer = client.get(gw.base_url + path)
     assert answer.status_code == 404
@@ -80,10 +90,7 @@ def test_only_panel_files_are_served(gateway_factory: GatewayFactory, path: str)
     assert "root:" not in answer.text
 
 
-def test_banner_links_the_panel_and_a_browser_is_redirected(
-    gateway_factory: GatewayFactory,
-) -> None:
-    gw = gateway_factory(gateway_config())
+def test_banner_links_the_panel_and_a_browser_is_redirected(gw: GatewayProcess) -> None:
     with _client() as client:
         banner = client.get(gw.base_url + "/", headers={"Accept": "application/json"})
         plain = client.get(gw.base_url + "/")
@@ -97,12 +104,12 @@ def test_banner_links_the_panel_and_a_browser_is_redirected(
     assert browser.headers["location"] == "/management.html"
 
 
-def test_a_disabled_panel_is_not_served_nor_linked(gateway_factory: GatewayFactory) -> None:
-    gw = gateway_factory(gateway_config(**{"remote-management": {"disable-control-panel": True}}))
-    with _client() as client:
-        page = client.get(gw.base_url + "/management.html")
-        asset = client.get(gw.base_url + "/panel/js/main.js")
-        banner = client.get(gw.base_url + "/", headers={"Accept": "text/html"})
+def test_a_disabled_panel_is_not_served_nor_linked(tmp_path: Path) -> None:
+    settings = {"remote-management": {"disable-control-panel": True}}
+    with _started(tmp_path, **settings) as gateway, _client() as client:
+        page = client.get(gateway.base_url + "/management.html")
+        asset = client.get(gateway.base_url + "/panel/js/main.js")
+        banner = client.get(gateway.base_url + "/", headers={"Accept": "text/html"})
     assert page.status_code == 404
     assert asset.status_code == 404
     assert banner.status_code == 200

@@ -15,12 +15,12 @@ function short(value) {
 
 /**
  * A titled bar chart figure. `points` are `{label, value}`; `format` renders a value for the
- * tooltip and summary; `tone` picks the colour class.
+ * tooltip and summary; `tone` picks the colour class; `known: false` says the figure is unknown.
  */
-export function barChart({ title, points, format = short, tone = 'accent', emptyText = 'No data yet.' }) {
+export function barChart({ title, points, format = short, tone = 'accent', emptyText = 'No data yet.', known = true }) {
   const total = points.reduce((sum, p) => sum + (p.value || 0), 0);
   const figure = h('figure', { class: `chart chart-${tone}` }, h('figcaption', {}, title,
-    h('span', { class: 'chart-total' }, format(total))));
+    h('span', { class: 'chart-total' }, known ? format(total) : '—')));
   if (!points.length || total === 0) {
     figure.append(h('p', { class: 'state state-empty chart-empty' }, emptyText));
     return figure;

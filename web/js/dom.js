@@ -139,7 +139,8 @@ export function table(headers, rows, caption) {
     h('table', {},
       caption ? h('caption', {}, caption) : null,
       h('thead', {}, h('tr', {}, headers.map((label) => h('th', { scope: 'col' }, label)))),
-      h('tbody', {}, rows.map((cells) => h('tr', {}, cells.map((cell) => h('td', {}, cell)))))));
+      h('tbody', {}, rows.map((cells) => h('tr', {},
+        cells.map((cell, i) => h('td', { 'data-label': headers[i] || '' }, cell)))))));
 }
 
 /** A button that shows a busy state while its async action runs. */

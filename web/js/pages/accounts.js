@@ -24,14 +24,14 @@ async function download(file) {
 }
 
 function refreshState(file) {
+  const refresh = file.refresh || {};
   const parts = [];
-  const last = when(file.last_refresh ?? file['last-refresh'] ?? file.last_refreshed_at);
-  const expires = when(file.expired ?? file.expires_at ?? file.expiry);
-  const next = when(file.next_refresh_after ?? file.next_refresh);
+  const last = when(refresh.last_refresh ?? file.last_refresh);
+  const expires = when(refresh.expires_at ?? file.expired ?? file.expires_at);
   if (last) parts.push(`refreshed ${last}`);
-  if (expires) parts.push(`expires ${expires}`);
-  if (next) parts.push(`next refresh ${next}`);
-  const error = file.refresh_error || file.last_error || file.status_message;
+  if (expires) parts.push(`${Date.parse(refresh.expires_at ?? file.expired) < Date.now() ? 'expired' : 'expires'} ${expires}`);
+  if (refresh.has_refresh_token === false) parts.push('no refresh token');
+  const error = file.refresh_error || file.last_error || (file.status === 'error' ? file.status_message : '');
   return h('div', { class: 'small' }, parts.length ? parts.join(' · ') : h('span', { class: 'muted' }, 'no refresh yet'),
     error ? h('div', { class: 'error-text' }, String(typeof error === 'object' ? JSON.stringify(error) : error)) : null);
 }
@@ -83,23 +83,27 @@ function row(file, reload) {
   ];
 }
 
-async function load(list, filter) {
-  replace(list, loading('Loading accounts…'));
-  const reload = () => load(list, filter);
-  try {
-    const files = listOf(await api('/auth-files'), 'files');
-    const text = filter.value.trim().toLowerCase();
-    const shown = text ? files.filter((f) => JSON.stringify([nameOf(f), f.email, f.type]).toLowerCase().includes(text)) : files;
-    if (!files.length) {
-      replace(list, empty('No auth files yet. Upload one above, or sign in under OAuth logins.'));
-      return;
-    }
-    if (!shown.length) {
-      replace(list, empty('No account matches the filter.'));
-      return;
-    }
+function draw(list, files, filter, reload) {
+  const text = filter.value.trim().toLowerCase();
+  const shown = text ? files.filter((f) => JSON.stringify([nameOf(f), f.email, f.type]).toLowerCase().includes(text)) : files;
+  if (!files.length) {
+    replace(list, empty('No auth files yet. Upload one above, or sign in under OAuth logins.'));
+  } else if (!shown.length) {
+    replace(list, empty('No account matches the filter.'));
+  } else {
     replace(list, table(['Account', 'State', 'Refresh', 'Requests', 'Actions'], shown.map((f) => row(f, reload)), 'Auth files'));
+  }
+}
+
+async function load(list, filter, view) {
+  replace(list, loading('Loading accounts…'));
+  const reload = () => load(list, filter, view);
+  try {
+    view.files = listOf(await api('/auth-files'), 'files');
+    view.reload = reload;
+    draw(list, view.files, filter, reload);
   } catch (err) {
+    view.files = null;
     replace(list, failure(err, reload));
   }
 }
@@ -138,10 +142,14 @@ function uploader(onDone) {
 /** Draw the accounts page. */
 export function render(main) {
   const list = h('section', { class: 'card' });
-  const filter = h('input', { type: 'search', placeholder: 'name, email or type', oninput: () => load(list, filter) });
-  main.append(uploader(() => load(list, filter)),
+  const view = { files: null, reload: null };
+  const filter = h('input', {
+    type: 'search', placeholder: 'name, email or type',
+    oninput: () => { if (view.files) draw(list, view.files, filter, view.reload); },
+  });
+  main.append(uploader(() => load(list, filter, view)),
     h('div', { class: 'toolbar' }, field('Filter', filter),
-      h('button', { type: 'button', class: 'btn', onclick: () => load(list, filter) }, 'Refresh list')),
+      h('button', { type: 'button', class: 'btn', onclick: () => load(list, filter, view) }, 'Refresh list')),
     list);
-  load(list, filter);
+  load(list, filter, view);
 }

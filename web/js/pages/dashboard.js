@@ -50,7 +50,7 @@ async function loadTraffic(box) {
         barChart({ title: 'Requests', points: series.map((p) => ({ label: p.hour, tick: tick(p), value: p.requests })), format: num }),
         barChart({ title: 'Tokens', points: series.map((p) => ({ label: p.hour, tick: tick(p), value: p.tokens })), format: num }),
         barChart({
-          title: 'Cost', tone: 'warm', format: money,
+          title: 'Cost', tone: 'warm', format: money, known: costKnown,
           emptyText: costKnown ? 'No cost in the last 24 hours.' : 'The server reports no prices.',
           points: series.map((p) => ({ label: p.hour, tick: tick(p), value: p.cost || 0 })),
         }),
@@ -60,19 +60,31 @@ async function loadTraffic(box) {
   }
 }
 
+async function credentialsOf() {
+  // `/auths` lists every credential in rotation (API keys and accounts); `/auth-files` adds the
+  // accounts that are out of it (disabled, unreadable). Either alone is enough to draw.
+  const [auths, files] = await Promise.allSettled([api('/auths'), api('/auth-files')]);
+  if (auths.status === 'rejected' && files.status === 'rejected') throw auths.reason;
+  const inRotation = auths.status === 'fulfilled' ? listOf(auths.value, 'auths') : [];
+  const seen = new Set(inRotation.map((a) => a.auth_index));
+  const outside = files.status === 'fulfilled'
+    ? listOf(files.value, 'files').filter((f) => !seen.has(f.auth_index ?? f.name)) : [];
+  return [...inRotation, ...outside];
+}
+
 async function loadCredentials(box) {
   replace(box, loading('Loading credentials…'));
   try {
-    const files = listOf(await api('/auth-files'), 'files');
-    if (!files.length) {
-      replace(box, empty('No OAuth accounts yet. Add one under Accounts or OAuth logins.'));
+    const credentials = await credentialsOf();
+    if (!credentials.length) {
+      replace(box, empty('No credentials yet. Add a provider key under Providers, or an account under Accounts.'));
       return;
     }
-    const counts = countStates(files);
+    const counts = countStates(credentials);
     replace(box, h('ul', { class: 'states' }, Object.entries(counts).map(([state, count]) =>
       h('li', { class: `state-chip chip-${state}`, 'data-state': state },
         h('strong', {}, String(count)), ` ${STATE_LABEL[state]}`))),
-    h('p', {}, h('a', { href: '#/accounts' }, 'Manage accounts →')));
+    h('p', {}, h('a', { href: '#/accounts' }, 'Manage accounts →'), ' · ', h('a', { href: '#/providers' }, 'Providers →')));
   } catch (err) {
     replace(box, failure(err, () => loadCredentials(box)));
   }

@@ -70,7 +70,15 @@ export function render(main) {
     } catch (err) {
       clearInterval(timer);
       auto.checked = false;
-      replace(box, failure(err, () => { replace(box, loading('Loading the log…')); fetchMore(); }));
+      const retry = () => { replace(box, loading('Loading the log…')); fetchMore(); };
+      if (err.status === 400 && /logging to file/i.test(err.message)) {
+        replace(box, h('div', { class: 'state state-unavailable', role: 'status' },
+          h('strong', {}, 'The gateway does not write a log file'),
+          h('span', {}, 'Set logging-to-file: true in Config to read the log here.'),
+          h('button', { type: 'button', class: 'btn small', onclick: retry }, 'Try again')));
+      } else {
+        replace(box, failure(err, retry));
+      }
     } finally {
       busy = false;
     }
