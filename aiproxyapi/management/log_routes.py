@@ -131,8 +131,9 @@ async def list_error_logs(request: MgmtRequest) -> Response[bytes]:
 
 
 @get("/request-error-logs/{name:str}")
-async def download_error_log(request: MgmtRequest, name: str) -> Response[bytes]:
+async def download_error_log(request: MgmtRequest) -> Response[bytes]:
     """One error log, by a name its listing shows."""
+    name = str(request.path_params["name"])
     entry = (await asyncio.to_thread(_error_logs, _log_dir(request))).get(name)
     if entry is None:
         raise ManagementError(404, "file not found")
