@@ -93,8 +93,7 @@ def _assets() -> dict[str, _Asset]:
 
 def panel_enabled(runtime: Runtime) -> bool:
     """Whether this config serves the panel (`remote-management.disable-control-panel`)."""
-    section = getattr(runtime.config, "remote_management", None)
-    return not bool(getattr(section, "disable_control_panel", False))
+    return not runtime.config.remote_management.disable_control_panel
 
 
 def _serve(request: HttpRequest, name: str) -> Response[bytes]:
