@@ -55,6 +55,7 @@ def panel_gateway(
     config = gateway_config(
         openai_entry("fake", upstream.base_url, ["sk-up-panel-0001"], models=[("gpt-4o", MODEL)]),
         api_keys=[CLIENT_KEY],
+        **{"logging-to-file": True},
     )
     gateway = GatewayProcess(
         config, tmp_path=tmp, env={"MANAGEMENT_PASSWORD": MGMT_KEY}, startup_timeout=30.0

@@ -85,8 +85,26 @@ def test_upload_an_auth_file_and_see_it_listed(panel: Panel, tmp_path: Path) -> 
     row.wait_for()
     assert "panel@example.com" in row.inner_text()
     assert "at-panel-secret" not in page.content()
-    assert (panel.gateway.auth_dir / upload.name).is_file()
+    stored = panel.gateway.auth_dir / upload.name
+    assert stored.is_file()
     panel.shot("accounts")
+    # Disable takes it out of rotation (in the record itself), Enable puts it back.
+    row.get_by_role("button", name="Disable").click()
+    row.locator("[data-state=disabled]").wait_for()
+    assert json.loads(stored.read_text())["disabled"] is True
+    row.get_by_role("button", name="Enable").click()
+    row.locator("[data-state=healthy]").wait_for()
+    assert json.loads(stored.read_text())["disabled"] is False
+    with page.expect_download() as download:
+        row.get_by_role("button", name="Download").click()
+    saved = tmp_path / "downloaded.json"
+    download.value.save_as(saved)
+    assert download.value.suggested_filename == upload.name
+    assert json.loads(saved.read_text())["email"] == "panel@example.com"
+    page.on("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Delete").click()
+    page.get_by_text("No auth files yet").wait_for()
+    assert not stored.exists()
 
 
 def test_a_request_through_the_gateway_shows_in_usage(panel: Panel) -> None:
@@ -222,3 +240,46 @@ def test_an_oauth_button_starts_the_flow_or_says_it_is_not_offered(panel: Panel)
         card.locator(".oauth-url, .device-code").first.wait_for()
         card.get_by_text("Waiting for you to finish signing in").wait_for()
     panel.shot("oauth-claude")
+
+
+def test_add_a_provider_and_test_its_connection(panel: Panel) -> None:
+    page = panel.page
+    panel.open("providers")
+    page.get_by_label("Client key for tests").fill(CLIENT_KEY)
+    page.get_by_label("Client key for tests").press("Tab")
+    section = page.locator("[data-route=openai-compatibility]")
+    section.get_by_role("button", name="Add", exact=True).click()
+    form = section.locator("form")
+    form.get_by_label("Name").fill("added")
+    form.get_by_label("Base URL").fill(panel.upstream.base_url)
+    form.get_by_label("API keys").fill("sk-up-added-0002")
+    form.get_by_label("Models", exact=True).fill("gpt-4o-mini = added-model")
+    form.get_by_role("button", name="Add").click()
+    row = section.locator("tbody tr", has_text="added-model")
+    row.wait_for()
+    assert "sk-up-added-0002" not in row.inner_text()
+    assert "sk-up-added-0002" in panel.gateway.config_path.read_text()
+    row.get_by_role("button", name="Test").click()
+    row.get_by_text("OK: added-model answered").wait_for()
+    assert panel.upstream.requests_for("sk-up-added-0002"), "the test never reached the upstream"
+    panel.shot("providers")
+    # Edit keeps the masked key: only the prefix changes.
+    row.get_by_role("button", name="Edit").click()
+    section.locator("form").get_by_label("Prefix").fill("team")
+    section.locator("form").get_by_role("button", name="Save").click()
+    section.locator("tbody tr", has_text="prefix team").wait_for()
+    text = panel.gateway.config_path.read_text()
+    assert "sk-up-added-0002" in text
+    assert "prefix: team" in text
+
+
+def test_logs_tail_and_clear(panel: Panel) -> None:
+    page = panel.page
+    panel.open("logs")
+    log = page.get_by_label("Main log")
+    expect(log).to_contain_text("serving on")
+    panel.shot("logs")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Clear logs").click()
+    page.get_by_text("Logs cleared.").wait_for()
+    expect(log).not_to_contain_text("serving on")
