@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -283,3 +284,35 @@ def test_logs_tail_and_clear(panel: Panel) -> None:
     page.get_by_role("button", name="Clear logs").click()
     page.get_by_text("Logs cleared.").wait_for()
     expect(log).not_to_contain_text("serving on")
+
+
+def test_keyboard_alone_signs_in_and_moves_between_pages(panel: Panel) -> None:
+    page = panel.page
+    page.goto(panel.url)
+    key = page.get_by_label("Management key")
+    expect(key).to_be_focused()
+    page.keyboard.type(MGMT_KEY)
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Dashboard").wait_for()
+    expect(page.locator("#main")).to_be_focused()
+    page.get_by_role("link", name="Usage").focus()
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Usage").wait_for()
+    assert page.get_by_role("link", name="Usage").get_attribute("aria-current") == "page"
+
+
+def test_dark_colour_scheme_follows_the_system(browser: Any, panel: Panel) -> None:
+    colours = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(color_scheme=scheme)
+        try:
+            page = context.new_page()
+            page.goto(panel.url)
+            page.get_by_label("Management key").wait_for()
+            colours[scheme] = page.evaluate("getComputedStyle(document.body).backgroundColor")
+            page.screenshot(path=str(panel.artifacts / f"login-{scheme}.png"))
+        finally:
+            context.close()
+    assert colours["light"] != colours["dark"]
+    channels = [int(c) for c in re.findall(r"\d+", colours["dark"])[:3]]
+    assert max(channels) < 60, f"dark background is {colours['dark']}"

@@ -11,15 +11,17 @@ function stat(label, value, tone) {
     h('strong', { class: 'stat-value' }, value));
 }
 
+const STORE_TONE = { ok: 'pill-ok', degraded: 'pill-warn', down: 'pill-error' };
+
 function storeLine(info) {
-  const store = info.store || info.storage;
-  if (!store) return null;
-  if (typeof store !== 'object') return h('p', { class: 'muted' }, `Store: ${store}`);
-  const healthy = store.healthy ?? store.ok ?? (store.status ? store.status === 'ok' : undefined);
-  const name = store.kind || store.backend || store.type || 'store';
-  const detail = store.error || store.message || store.status || '';
-  return h('p', { class: `pill ${healthy === false ? 'pill-error' : 'pill-ok'}`, 'data-testid': 'store-health' },
-    `Store ${name}: ${healthy === false ? 'unhealthy' : 'healthy'}${detail && healthy === false ? ` (${detail})` : ''}`);
+  // The banner reports the storage backend as {backend, state: ok|degraded|down, queued, last_error}.
+  const store = info.storage || info.store;
+  if (!store || typeof store !== 'object') return null;
+  const state = String(store.state || store.status || 'ok');
+  const parts = [`Store ${store.backend || store.kind || ''}: ${state}`];
+  if (store.queued) parts.push(`${num(store.queued)} writes queued`);
+  if (store.last_error && state !== 'ok') parts.push(String(store.last_error));
+  return h('p', { class: `pill ${STORE_TONE[state] || 'pill-warn'}`, 'data-testid': 'store-health' }, parts.join(' · '));
 }
 
 async function loadServer(box) {

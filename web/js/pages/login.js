@@ -12,6 +12,8 @@ export function render(main, ctx) {
   const form = h('form', { class: 'card login', novalidate: true },
     h('h1', {}, 'aiproxyapi'),
     h('p', { class: 'muted' }, 'Control panel. Sign in with the management key (remote-management.secret-key or MANAGEMENT_PASSWORD).'),
+    // Password managers pair a password with a user name; the management key has none.
+    h('input', { type: 'text', name: 'username', autocomplete: 'username', value: 'management', hidden: true }),
     field('Management key', key),
     h('label', { class: 'check' }, remember, 'Remember on this browser'),
     submit, status);
