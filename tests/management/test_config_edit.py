@@ -37,7 +37,6 @@ SCALARS: list[tuple[str, Any, Any]] = [
     ("proxy-url", "", "http://127.0.0.1:9/"),
     ("quota-exceeded/switch-project", True, False),
     ("quota-exceeded/switch-preview-model", True, False),
-    ("request-log", False, True),
 ]
 
 
