@@ -59,11 +59,9 @@ def test_counters_cooldowns_and_buckets_come_from_the_record_name(tmp_path: Path
     assert cooldown["model"] == "claude-x"
     assert cooldown["reason"] == "quota"
     assert 110 < cooldown["seconds_left"] <= 120
-    assert entry["recent_requests"][-1] == {
-        "time": entry["recent_requests"][-1]["time"],
-        "success": 1,
-        "failed": 1,
-    }
+    latest = entry["recent_requests"][-2:]  # the two records may straddle a slot boundary
+    assert sum(b["success"] for b in latest) == 1
+    assert sum(b["failed"] for b in latest) == 1
     assert sum(b["success"] + b["failed"] for b in entry["recent_requests"]) == 2
     assert "tok-canary-3c1f" not in json.dumps(entry)
     state.reset(NAME)
