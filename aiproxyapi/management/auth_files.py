@@ -98,8 +98,9 @@ async def list_auth_files(request: MgmtRequest) -> Response[bytes]:
         records = await gateway.store.list_auth()
     except StoreError as exc:
         raise ManagementError(503, "store unavailable", str(exc)) from None
+    recent = gateway.book.snapshot().recent
     files = [
-        describe_record(gateway, name, data, _file_path(gateway, name))
+        describe_record(gateway, name, data, _file_path(gateway, name), recent)
         for name, data in sorted(records.items(), key=lambda item: item[0].lower())
         if name.endswith(".json")
     ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from aiproxyapi.gateway import Gateway
 from aiproxyapi.management.buckets import recent_requests
 from aiproxyapi.pool import PoolState
+from aiproxyapi.usage import UsageRecord
 from auth.errors import RefreshError
 from auth.refresh import expires_at
 
@@ -69,8 +71,14 @@ def _cooldowns(state: PoolState, name: str) -> list[dict[str, Any]]:
     ]
 
 
-def describe_record(gateway: Gateway, name: str, data: bytes, path: Path | None) -> dict[str, Any]:
-    """The listing entry of one record."""
+def describe_record(
+    gateway: Gateway,
+    name: str,
+    data: bytes,
+    path: Path | None,
+    recent: Sequence[UsageRecord] = (),
+) -> dict[str, Any]:
+    """The listing entry of one record; `recent` are the usage book's recent records."""
     record = parse_record(data)
     state = gateway.state.credentials.get(name)
     cooldowns = _cooldowns(gateway.state, name)
@@ -86,9 +94,7 @@ def describe_record(gateway: Gateway, name: str, data: bytes, path: Path | None)
         "failed": state.failed if state else 0,
         "last_error": state.last_error if state else "",
         "cooldowns": cooldowns,
-        "recent_requests": recent_requests(
-            gateway.book.snapshot().recent, lambda r: r.credential in labels
-        ),
+        "recent_requests": recent_requests(recent, lambda r: r.credential in labels),
     }
     if path is not None:
         try:

@@ -50,12 +50,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("proxy-url", str, "", deletable=True),
     Setting("quota-exceeded/switch-project", bool, True),
     Setting("quota-exceeded/switch-preview-model", bool, True),
-    # Read by CLIProxyAPI; kept in the file for tools that set them, not acted on here yet.
-    Setting("request-log", bool, False),
-    Setting("ws-auth", bool, False),
-    Setting("force-model-prefix", bool, False),
-    Setting("logs-max-total-size-mb", int, 0),
-    Setting("error-logs-max-files", int, 10),
 )
 
 

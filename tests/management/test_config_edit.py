@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -36,7 +37,6 @@ SCALARS: list[tuple[str, Any, Any]] = [
     ("proxy-url", "", "http://127.0.0.1:9/"),
     ("quota-exceeded/switch-project", True, False),
     ("quota-exceeded/switch-preview-model", True, False),
-    ("request-log", False, True),
 ]
 
 
@@ -267,3 +267,31 @@ def test_config_yaml_round_trip(fake_upstream: FakeUpstream, start_gateway: Gate
         assert remote.json()["path"] == "remote-management"
         assert gateway.config_path.read_bytes() == before
         assert chat(gateway, NEW_KEY).status_code == 200
+
+
+def test_concurrent_changes_are_serialised(shared_gateway: GatewayProcess) -> None:
+    changes = [
+        ("request-retry", 1),
+        ("max-retry-credentials", 2),
+        ("max-retry-interval", 7),
+        ("debug", True),
+        ("disable-cooling", True),
+        ("routing/strategy", "fill-first"),
+    ]
+
+    def change(item: tuple[str, Any]) -> int:
+        with mgmt(shared_gateway) as client:
+            return client.put(f"/{item[0]}", json={"value": item[1]}).status_code
+
+    with ThreadPoolExecutor(len(changes)) as pool:
+        assert list(pool.map(change, changes)) == [200] * len(changes)
+    stored = on_disk(shared_gateway)
+    with mgmt(shared_gateway) as client:
+        for route, value in changes:
+            node: Any = stored
+            for key in route.split("/"):
+                node = node[key]
+            assert node == value, route
+            assert client.get(f"/{route}").json() == {route.split("/")[-1]: value}
+        for route, default, _new in SCALARS:
+            client.put(f"/{route}", json={"value": default})

@@ -10,13 +10,14 @@ import pytest
 from litestar.connection import ASGIConnection
 
 from aiproxyapi.api import create_app
-from aiproxyapi.config import load_config
+from aiproxyapi.config import ConfigError, load_config, parse_config
 from aiproxyapi.gateway import Gateway
 from aiproxyapi.management._http import ManagementError
 from aiproxyapi.management.auth_names import checked_auth_name
 from aiproxyapi.management.bans import BAN_SECONDS, MAX_FAILURES, FailureBans
 from aiproxyapi.management.guard import caller_address, presented_key
 from aiproxyapi.management.masking import mask, mask_document, unmask, unmask_document
+from aiproxyapi.management.secret import KeyVerifier, hash_secret
 
 
 class Clock:
@@ -158,3 +159,22 @@ def test_record_names_outside_the_allow_list(name: str) -> None:
 @pytest.mark.parametrize("name", ["claude-a@b.com.json", "codex-x_y+z-plus.json", "v.json"])
 def test_record_names_inside_the_allow_list(name: str) -> None:
     assert checked_auth_name(name) == name
+
+
+async def test_a_long_wrong_key_is_a_plain_refusal() -> None:
+    hashed = await hash_secret("the-real-secret-0001")
+    config = parse_config(f'remote-management:\n  secret-key: "{hashed}"\n').config
+    verifier = KeyVerifier()
+    assert verifier.enabled(config)
+    assert not await verifier.verify("x" * 100, config)
+    assert not await verifier.verify("the-real-secret-0002", config)
+    assert await verifier.verify("the-real-secret-0001", config)
+    assert await verifier.verify("the-real-secret-0001", config)  # proven once, then cheap
+    assert not await verifier.verify("the-real-secret-0002", config)
+
+
+def test_a_plaintext_secret_longer_than_bcrypt_allows_is_refused() -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(f"remote-management:\n  secret-key: {'k' * 80}\n")
+    assert raised.value.path == "remote-management.secret-key"
+    assert "k" * 80 not in str(raised.value)
