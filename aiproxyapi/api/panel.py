@@ -103,9 +103,15 @@ def _serve(request: HttpRequest, name: str) -> Response[bytes]:
     if asset is None:
         raise ClientRequestError(f"no panel file {name!r}", status=404, code="not_found")
     headers = {**_HEADERS, "ETag": asset.etag}
-    if request.headers.get("if-none-match") == asset.etag:
+    if _matches(request.headers.get("if-none-match", ""), asset.etag):
         return Response(b"", status_code=304, headers=headers)
     return Response(asset.body, media_type=asset.media_type, headers=headers)
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 If-None-Match: a list of tags, weak ones compared by their opaque part too."""
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
 
 
 @get(PANEL_PATH)

@@ -64,8 +64,13 @@ def test_an_unchanged_asset_revalidates_as_304(gw: GatewayProcess) -> None:
         again = client.get(
             gw.base_url + "/panel/panel.css", headers={"If-None-Match": first.headers["etag"]}
         )
+        listed = client.get(
+            gw.base_url + "/panel/panel.css",
+            headers={"If-None-Match": f'"old", W/{first.headers["etag"]}'},
+        )
         stale = client.get(gw.base_url + "/panel/panel.css", headers={"If-None-Match": '"old"'})
     assert again.status_code == 304
+    assert listed.status_code == 304
     assert again.content == b""
     assert stale.status_code == 200
     assert stale.content == first.content

@@ -4,7 +4,7 @@ import { api, listOf } from '../api.js';
 import { actionButton, confirmAction, empty, failure, h, loading, replace, table, toast, when } from '../dom.js';
 
 const REFRESH_MS = 3000;
-const KEEP_LINES = 2000;
+const TAIL_LINES = 500;
 
 function linesOf(body) {
   if (typeof body === 'string') return body.split('\n').filter(Boolean);
@@ -48,7 +48,6 @@ export function render(main) {
   const box = h('div', { class: 'card' }, loading('Loading the log…'));
   const auto = h('input', { type: 'checkbox', checked: true });
   let lines = [];
-  let cursor = null;
   let timer = 0;
   let busy = false;
 
@@ -56,15 +55,13 @@ export function render(main) {
     if (busy) return;
     busy = true;
     try {
-      const query = cursor ? `?after=${encodeURIComponent(cursor)}&limit=500` : '?limit=500';
-      const body = await api(`/logs${query}`);
-      const fresh = linesOf(body);
-      if (body && typeof body === 'object') cursor = body['latest-timestamp'] ?? body.cursor ?? body.latest ?? cursor;
+      // The whole tail every time: `after` counts in whole seconds, so lines written in the
+      // second of the last poll would be missed by an incremental read.
+      const body = await api(`/logs?limit=${TAIL_LINES}`);
+      lines = linesOf(body);
       const atBottom = view.scrollTop + view.clientHeight >= view.scrollHeight - 8;
-      lines = (cursor ? [...lines, ...fresh] : fresh).slice(-KEEP_LINES);
       if (!box.contains(view)) replace(box, view, status);
-      view.textContent = lines.length ? lines.join('\n') : '';
-      if (!lines.length) view.textContent = '(the log is empty)';
+      view.textContent = lines.length ? lines.join('\n') : '(the log is empty)';
       if (atBottom) view.scrollTop = view.scrollHeight;
       status.textContent = `${lines.length} lines · updated ${when(Date.now())}`;
     } catch (err) {
@@ -92,8 +89,6 @@ export function render(main) {
     if (!confirmAction('Clear the server\'s log files?')) return;
     try {
       await api('/logs', { method: 'DELETE' });
-      lines = [];
-      cursor = null;
       toast('Logs cleared.');
       await fetchMore();
     } catch (err) {
