@@ -249,7 +249,7 @@ def test_add_a_provider_and_test_its_connection(panel: Panel) -> None:
     page.get_by_label("Client key for tests").fill(CLIENT_KEY)
     page.get_by_label("Client key for tests").press("Tab")
     section = page.locator("[data-route=openai-compatibility]")
-    section.get_by_role("button", name="Add", exact=True).click()
+    section.get_by_role("button", name="Add OpenAI-compatible").click()
     form = section.locator("form")
     form.get_by_label("Name").fill("added")
     form.get_by_label("Base URL").fill(panel.upstream.base_url)

@@ -177,7 +177,7 @@ export function render(main) {
     const list = h('div');
     main.append(h('section', { class: 'provider-kind', 'data-route': kind.route },
       h('div', { class: 'section-head' }, h('h2', {}, kind.title),
-        h('button', { type: 'button', class: 'btn small primary', onclick: () => openForm(kind, box, () => loadKind(kind, list, box)) }, 'Add')),
+        h('button', { type: 'button', class: 'btn small primary', 'aria-label': `Add ${kind.title}`, onclick: () => openForm(kind, box, () => loadKind(kind, list, box)) }, 'Add')),
       box, list));
     loadKind(kind, list, box);
   }
