@@ -9,7 +9,7 @@ from typing import Any
 from .fake_upstream import FakeUpstream
 from .gateway import GatewayProcess
 
-__all__ = ["ARTIFACTS", "CHROMIUM", "CHROMIUM_ARGS", "MGMT_KEY", "MODEL", "Panel"]
+__all__ = ["ARTIFACTS", "CHROMIUM", "CHROMIUM_ARGS", "MGMT_KEY", "MODEL", "UPSTREAM_KEY", "Panel"]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -24,6 +24,7 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[1] / "web" / "artifacts"
 MGMT_KEY = "mgmt-panel-test-key-4f2a9c"
 MODEL = "panel-model"
+UPSTREAM_KEY = "sk-up-panel-0001"
 
 
 @dataclass

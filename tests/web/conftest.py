@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, MGMT_KEY, MODEL, Panel
+from tests.support.browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    MGMT_KEY,
+    MODEL,
+    UPSTREAM_KEY,
+    Panel,
+)
 from tests.support.configs import CLIENT_KEY, gateway_config, openai_entry
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gateway import GatewayProcess
@@ -53,7 +61,7 @@ def panel_gateway(
     upstream = FakeUpstream().start()
     tmp = tmp_path_factory.mktemp("panel")
     config = gateway_config(
-        openai_entry("fake", upstream.base_url, ["sk-up-panel-0001"], models=[("gpt-4o", MODEL)]),
+        openai_entry("fake", upstream.base_url, [UPSTREAM_KEY], models=[("gpt-4o", MODEL)]),
         api_keys=[CLIENT_KEY],
         **{"logging-to-file": True},
     )

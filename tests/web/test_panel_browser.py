@@ -12,8 +12,9 @@ import pytest
 from openai import OpenAI
 from playwright.sync_api import expect
 
-from tests.support.browser import MGMT_KEY, MODEL, Panel
+from tests.support.browser import MGMT_KEY, MODEL, UPSTREAM_KEY, Panel
 from tests.support.configs import CLIENT_KEY
+from tests.support.fake_upstream import Reply
 from tests.support.sdk_clients import tracked
 
 pytestmark = pytest.mark.e2e
@@ -274,11 +275,19 @@ def test_add_a_provider_and_test_its_connection(panel: Panel) -> None:
     assert "prefix: team" in text
 
 
-def test_logs_tail_and_clear(panel: Panel) -> None:
+def test_logs_tail_and_clear(panel: Panel, tmp_path: Path) -> None:
     page = panel.page
+    error_log = panel.gateway.tmp_path / "logs" / "error-panel-test.log"
+    error_log.write_text("POST /v1/chat/completions 502\n")
     panel.open("logs")
     log = page.get_by_label("Main log")
     expect(log).to_contain_text("serving on")
+    listed = page.locator("tbody tr", has_text=error_log.name)
+    with page.expect_download() as download:
+        listed.get_by_role("button", name="Download").click()
+    saved = tmp_path / "error.log"
+    download.value.save_as(saved)
+    assert saved.read_text() == error_log.read_text()
     panel.shot("logs")
     page.on("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Clear logs").click()
@@ -316,3 +325,35 @@ def test_dark_colour_scheme_follows_the_system(browser: Any, panel: Panel) -> No
     assert colours["light"] != colours["dark"]
     channels = [int(c) for c in re.findall(r"\d+", colours["dark"])[:3]]
     assert max(channels) < 60, f"dark background is {colours['dark']}"
+
+
+def test_a_cooling_credential_shows_on_the_dashboard_and_errors_are_charted(panel: Panel) -> None:
+    panel.upstream.script(Reply.error(429, retry_after=600), key=UPSTREAM_KEY)
+    base = panel.gateway.base_url
+    with httpx.Client(trust_env=False, timeout=10.0) as client:
+        refused = client.post(
+            f"{base}/v1/chat/completions",
+            headers={"Authorization": f"Bearer {CLIENT_KEY}"},
+            json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]},
+        )
+        assert refused.status_code == 429
+        try:
+            page = panel.page
+            panel.open("dashboard")
+            expect(page.locator("[data-state=cooling] strong")).to_have_text("1")
+            errors = page.locator(".stat", has_text="Errors").locator(".stat-value")
+            assert int(errors.inner_text()) >= 1
+            page.locator('.chart-bad rect.bar:not([height="0.00"])').first.wait_for(
+                state="attached"
+            )
+            panel.shot("dashboard-cooling")
+        finally:
+            auths = client.get(
+                f"{base}/v0/management/auths", headers={"Authorization": f"Bearer {MGMT_KEY}"}
+            ).json()["auths"]
+            for auth in auths:
+                client.post(
+                    f"{base}/v0/management/reset-quota",
+                    headers={"Authorization": f"Bearer {MGMT_KEY}"},
+                    json={"auth_index": auth["auth_index"]},
+                )
