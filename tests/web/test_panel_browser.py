@@ -13,8 +13,9 @@ from openai import OpenAI
 from playwright.sync_api import expect
 
 from tests.support.browser import MGMT_KEY, MODEL, UPSTREAM_KEY, Panel
-from tests.support.configs import CLIENT_KEY
+from tests.support.configs import CLIENT_KEY, gateway_config
 from tests.support.fake_upstream import Reply
+from tests.support.gateway import GatewayProcess
 from tests.support.sdk_clients import tracked
 
 pytestmark = pytest.mark.e2e
@@ -357,3 +358,22 @@ def test_a_cooling_credential_shows_on_the_dashboard_and_errors_are_charted(pane
                     headers={"Authorization": f"Bearer {MGMT_KEY}"},
                     json={"auth_index": auth["auth_index"]},
                 )
+
+
+def test_without_a_management_secret_the_login_says_the_api_is_off(
+    browser: Any, tmp_path: Path
+) -> None:
+    config = gateway_config(api_keys=[CLIENT_KEY])
+    # An inherited MANAGEMENT_PASSWORD would turn the API on.
+    off = {"MANAGEMENT_PASSWORD": ""}
+    with GatewayProcess(config, tmp_path=tmp_path, env=off, startup_timeout=30.0) as gateway:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.goto(f"{gateway.base_url}/management.html")
+            page.get_by_label("Management key").fill("anything-at-all")
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_text("The management API is off on this server").wait_for()
+            assert page.evaluate("sessionStorage.length + localStorage.length") == 0
+        finally:
+            context.close()
