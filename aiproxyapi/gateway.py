@@ -263,6 +263,9 @@ class Gateway:
 def _secrets_of(runtime: Runtime) -> list[str]:
     secrets = [c.api_key.reveal() for c in runtime.credentials]
     secrets.extend(runtime.config.api_keys)
+    # The management secret (plaintext until it is hashed, then its hash) and the password.
+    secrets.append(runtime.config.management.secret_key.strip())
+    secrets.append(os.environ.get("MANAGEMENT_PASSWORD", ""))
     return secrets
 
 

@@ -11,16 +11,19 @@ from aiproxyapi.api.completions import completions, embeddings
 from aiproxyapi.api.errors import render_gateway_error, render_http_exception, render_unexpected
 from aiproxyapi.api.gemini import gemini_model, gemini_models, gemini_post
 from aiproxyapi.api.openai import chat_completions, list_models
+from aiproxyapi.api.panel import panel_asset, panel_page
 from aiproxyapi.api.responses import create_response
 from aiproxyapi.api.system import banner, health, health_head, usage
 from aiproxyapi.errors import GatewayError
 from aiproxyapi.gateway import Gateway
+from aiproxyapi.management import ManagementContext, management_router
 
 __all__ = ["create_app"]
 
 
 def create_app(gateway: Gateway) -> Litestar:
     """The ASGI app serving one gateway; starting it starts the gateway's background work."""
+    management = ManagementContext(gateway)
     return Litestar(
         route_handlers=[
             banner,
@@ -37,13 +40,16 @@ def create_app(gateway: Gateway) -> Litestar:
             gemini_models,
             gemini_model,
             gemini_post,
+            panel_page,
+            panel_asset,
+            management_router(management),
         ],
         exception_handlers={
             GatewayError: render_gateway_error,
             HTTPException: render_http_exception,
             Exception: render_unexpected,
         },
-        on_startup=[gateway.start],
+        on_startup=[gateway.start, management.start],
         on_shutdown=[gateway.stop],
         state=_state(gateway),
         openapi_config=None,

@@ -8,10 +8,12 @@ from typing import NoReturn
 
 import msgspec
 from litestar import Response, get, head
+from litestar.response import Redirect
 
 from aiproxyapi import __version__
 from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.api.guard import gateway_of
+from aiproxyapi.api.panel import PANEL_PATH, panel_enabled
 from aiproxyapi.errors import ClientRequestError, GatewayError
 from aiproxyapi.usage import export_csv
 from aiproxyapi.usage.records import RecordsUnavailable
@@ -22,11 +24,14 @@ _JSON = "application/json"
 
 
 @get("/")
-async def banner(request: HttpRequest) -> Response[bytes]:
-    """What this server is and where its endpoints are."""
+async def banner(request: HttpRequest) -> Response[bytes] | Redirect:
+    """What this server is and where its endpoints are; a browser is sent to the panel."""
     gateway = gateway_of(request)
     runtime = gateway.runtime
-    body = {
+    panel = panel_enabled(runtime)
+    if panel and _wants_html(request.headers.get("accept", "")):
+        return Redirect(PANEL_PATH, status_code=302)
+    body: dict[str, object] = {
         "name": "aiproxyapi",
         "version": __version__,
         "message": "AI API gateway: point any OpenAI-compatible client at /v1",
@@ -34,7 +39,15 @@ async def banner(request: HttpRequest) -> Response[bytes]:
         "models": len(runtime.registry.entries()),
         "storage": gateway.store_health(),
     }
+    if panel:
+        body["control-panel"] = PANEL_PATH
     return Response(msgspec.json.encode(body), media_type=_JSON)
+
+
+def _wants_html(accept: str) -> bool:
+    """A browser navigation names text/html first; an API client asks for JSON or anything."""
+    first = accept.split(",", 1)[0].split(";", 1)[0].strip().lower()
+    return first in {"text/html", "application/xhtml+xml"}
 
 
 @get("/healthz")

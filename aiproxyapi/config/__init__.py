@@ -7,6 +7,7 @@ the key path and line, and report CLIProxyAPI keys that are not supported yet as
 """
 
 from aiproxyapi.config.load import ConfigError, LoadedConfig, load_config, parse_config
+from aiproxyapi.config.management import RemoteManagement, is_bcrypt_hash
 from aiproxyapi.config.pricing import PRESET_BASE_URLS, ModelPrice, preset_base_url
 from aiproxyapi.config.schema import (
     Config,
@@ -32,10 +33,12 @@ __all__ = [
     "OpenAICompatEntry",
     "OpenAICompatKey",
     "ProviderKeyEntry",
+    "RemoteManagement",
     "Routing",
     "RoutingStrategy",
     "Streaming",
     "Timeouts",
+    "is_bcrypt_hash",
     "load_config",
     "parse_config",
     "preset_base_url",

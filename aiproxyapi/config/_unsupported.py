@@ -20,7 +20,6 @@ PROVIDER_LISTS: frozenset[str] = frozenset(
 
 _TOP_LEVEL = {
     "tls",
-    "remote-management",
     "request-log",
     "pprof",
     "commercial-mode",
@@ -61,11 +60,11 @@ _TOP_LEVEL = {
     "ampcode",
     "oauth-model-mappings",
     "model-name-mappings",
-    "allow-remote-management",
-    "remote-management-key",
 }
 
 _NESTED = {
+    "remote-management.disable-auto-update-panel",
+    "remote-management.panel-github-repository",
     "routing.session-affinity",
     "routing.session-affinity-ttl",
     # Fields every provider entry may carry.

@@ -31,7 +31,7 @@ _NULL_TAG = f"{_TAG}null"
 _MERGE_TAG = f"{_TAG}merge"
 _SEQ_TAG = f"{_TAG}seq"
 _MAP_TAG = f"{_TAG}map"
-_SECRET_KEYS = frozenset({"api-key", "api-keys", "secret-key", "headers"})
+_SECRET_KEYS = frozenset({"api-key", "api-keys", "secret-key", "remote-management-key", "headers"})
 _LEGACY_API_KEYS = "api-keys"
 
 

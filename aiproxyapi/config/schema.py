@@ -11,6 +11,8 @@ import enum
 
 import msgspec
 
+from aiproxyapi.config._node import _Node
+from aiproxyapi.config.management import RemoteManagement
 from aiproxyapi.config.pricing import ModelPrice, preset_base_url
 
 __all__ = [
@@ -25,11 +27,6 @@ __all__ = [
     "Streaming",
     "Timeouts",
 ]
-
-
-# Subclasses restate `frozen=True`: msgspec inherits it, but mypy's dataclass_transform does not.
-class _Node(msgspec.Struct, frozen=True, kw_only=True, rename="kebab", forbid_unknown_fields=True):
-    """Base of every config node: kebab-case keys, immutable, unknown keys refused."""
 
 
 class RoutingStrategy(enum.Enum):
@@ -217,6 +214,10 @@ class Config(_Node, frozen=True):
     codex_api_key: tuple[ProviderKeyEntry, ...] = ()
     vertex_api_key: tuple[ProviderKeyEntry, ...] = ()
     pricing: dict[str, ModelPrice] = msgspec.field(default_factory=dict)
+    remote_management: RemoteManagement = msgspec.field(default_factory=RemoteManagement)
+    # Names older CLIProxyAPI releases used for the two remote-management keys.
+    allow_remote_management: bool = False
+    remote_management_key: str = ""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -235,6 +236,18 @@ class Config(_Node, frozen=True):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"duplicate openai-compatibility name(s): {', '.join(duplicates)}")
+
+    @property
+    def management(self) -> RemoteManagement:
+        """`remote-management` with the legacy top-level keys folded in."""
+        section = self.remote_management
+        if not (self.remote_management_key or self.allow_remote_management):
+            return section
+        return msgspec.structs.replace(
+            section,
+            secret_key=section.secret_key or self.remote_management_key,
+            allow_remote=section.allow_remote or self.allow_remote_management,
+        )
 
     @property
     def transient_cooldown(self) -> float:

@@ -1,0 +1,105 @@
+"""Who may call /v0/management: a secret must be set, the caller local (or remote allowed),
+not banned, and presenting the right key.
+
+Whether a caller is local is decided on the socket peer. Forwarding headers count only when
+the peer itself is a configured trusted proxy; then the nearest untrusted address in
+X-Forwarded-For is the caller. The same address is what failures and bans are counted on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from aiproxyapi.management._http import ManagementError
+from aiproxyapi.management.context import OPT_KEY, ManagementContext
+
+__all__ = ["caller_address", "management_guard", "presented_key"]
+
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(entries: Iterable[str]) -> list[_Network]:
+    return [ipaddress.ip_network(entry.strip(), strict=False) for entry in entries]
+
+
+def _within(address: str, networks: list[_Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped.is_loopback
+    return ip.is_loopback
+
+
+def caller_address(connection: ASGIConnection[Any, Any, Any, Any], trusted: Iterable[str]) -> str:
+    """The caller's address: the socket peer, unless that peer is a trusted proxy."""
+    peer = connection.client.host if connection.client else ""
+    networks = _networks(trusted)
+    if not networks or not _within(peer, networks):
+        return peer
+    hops = [
+        hop.strip()
+        for header in connection.headers.getall("x-forwarded-for", [])
+        for hop in header.split(",")
+        if hop.strip()
+    ]
+    for hop in reversed(hops):
+        if not _within(hop, networks):
+            return hop
+    return hops[0] if hops else peer
+
+
+def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The management key the caller sent (X-Management-Key or a Bearer token), or ""."""
+    key = connection.headers.get("x-management-key", "").strip()
+    if key:
+        return key
+    scheme, _, token = connection.headers.get("authorization", "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _ban_message(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds + 0.999), 60)
+    return f"IP banned due to too many failed attempts. Try again in {minutes}m{secs:02d}s"
+
+
+async def management_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Let the call through, or raise the 404/403/401 that says why not."""
+    context: ManagementContext = handler.opt[OPT_KEY]
+    context.notice_reload()
+    config = context.gateway.runtime.config
+    settings = config.management
+    if not context.verifier.enabled(config):
+        raise ManagementError(404, "not found")
+    address = caller_address(connection, settings.trusted_proxies)
+    remote_allowed = settings.allow_remote or bool(context.verifier.env_password)
+    if not remote_allowed and not _is_loopback(address):
+        raise ManagementError(403, "remote management disabled")
+    remaining = context.bans.remaining(address)
+    if remaining > 0:
+        error = ManagementError(403, _ban_message(remaining), retry_after=int(remaining + 0.999))
+        error.headers["Retry-After"] = str(int(remaining + 0.999))
+        raise error
+    key = presented_key(connection)
+    if not key:
+        raise ManagementError(401, "missing management key")
+    if not await context.verifier.verify(key, config):
+        context.bans.failed(address)
+        raise ManagementError(401, "invalid management key")
+    context.bans.succeeded(address)
