@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from aiproxyapi import __version__
+from aiproxyapi import __version__, check_config
 
 __all__ = ["main"]
 
@@ -21,12 +21,16 @@ def _parser() -> argparse.ArgumentParser:
         help="config file (default: ./config.yaml when present, else an embedded default)",
     )
     parser.add_argument("--version", action="version", version=f"aiproxyapi {__version__}")
+    check_config.add_command(parser.add_subparsers(title="commands", metavar="COMMAND"))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
+    if getattr(args, "command", None) is not None:
+        code: int = args.command(args)
+        return code
     from aiproxyapi.server import serve
 
     return serve(args.config)

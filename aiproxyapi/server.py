@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import signal
 import sys
-from collections.abc import Iterator
+import threading
 from pathlib import Path
-
-import uvicorn
+from typing import Any
 
 from aiproxyapi.access import UnsafeConfigError
 from aiproxyapi.api import create_app
 from aiproxyapi.config import Config, ConfigError, LoadedConfig, load_config, parse_config
 from aiproxyapi.gateway import Gateway
+from aiproxyapi.observe import RequestCapture
+from aiproxyapi.serving import ConnectionLimits, TlsFilesError, check_tls_files, run_server
 
-__all__ = ["DEFAULT_CONFIG_TEXT", "resolve_config", "serve"]
+__all__ = ["DEFAULT_CONFIG_TEXT", "application", "resolve_config", "serve", "serve_gateway"]
 
 log = logging.getLogger("aiproxyapi.server")
-
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 DEFAULT_CONFIG_TEXT = """\
 # Embedded default: loopback only, no client keys, no credentials.
@@ -58,50 +55,55 @@ def serve(explicit_config: str | None) -> int:
     except (UnsafeConfigError, OSError) as exc:
         print(f"aiproxyapi: refusing to start: {exc}", file=sys.stderr)
         return 2
-    config = loaded.config
     for warning in loaded.warnings:
         log.warning("config: %s", warning)
     if embedded:
         log.warning(_NEXT_STEPS.format(path=path))
+    return serve_gateway(gateway)
+
+
+def application(gateway: Gateway) -> Any:
+    """The ASGI app of a gateway: its routes, wrapped in the request and error log capture."""
+    return RequestCapture(create_app(gateway), gateway)
+
+
+def serve_gateway(
+    gateway: Gateway,
+    *,
+    stop: threading.Event | None = None,
+    host: str | None = None,
+    port: int | None = None,
+) -> int:
+    """Serve a built gateway until stopped and drained; the process exit code."""
+    config = gateway.runtime.config
+    try:
+        check_tls_files(config)
+    except TlsFilesError as exc:
+        print(f"aiproxyapi: refusing to start: {exc}", file=sys.stderr)
+        return 2
     _announce(gateway, config)
-    server = _Server(
-        uvicorn.Config(
-            create_app(gateway),
-            host=config.host or "0.0.0.0",  # noqa: S104 - an empty host means every interface
-            port=config.port,
-            loop="uvloop",
-            http="httptools",
-            lifespan="on",
-            access_log=False,
-            log_config=None,
-            server_header=False,
-            # Who the peer is comes from the socket, never from X-Forwarded-For.
-            proxy_headers=False,
-            timeout_graceful_shutdown=30,
-        )
+
+    def limits() -> ConnectionLimits:
+        current = gateway.runtime.config.limits
+        return ConnectionLimits(current.header_timeout_seconds, current.client_idle_seconds)
+
+    run_server(
+        application(gateway),
+        config,
+        limits=limits,
+        drain_seconds=lambda: gateway.runtime.config.shutdown_timeout_seconds,
+        stop=stop,
+        host=host,
+        port=port,
     )
-    server.run()
     return 0
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server, minus re-raising the stop signal at exit: a clean stop exits 0."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Route SIGINT and SIGTERM to a graceful shutdown for the life of the server."""
-        previous = {sig: signal.signal(sig, self.handle_exit) for sig in _STOP_SIGNALS}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
 
 
 def _announce(gateway: Gateway, config: Config) -> None:
     runtime = gateway.runtime
     log.info(
-        "aiproxyapi serving on %s:%d: %d credential(s), %d model(s), strategy %s, client keys: %s",
+        "aiproxyapi serving on %s://%s:%d: %d credential(s), %d model(s), strategy %s, client keys: %s",
+        "https" if config.tls.enable else "http",
         config.host or "0.0.0.0",  # noqa: S104
         config.port,
         len(runtime.credentials),

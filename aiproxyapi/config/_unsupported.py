@@ -19,13 +19,9 @@ PROVIDER_LISTS: frozenset[str] = frozenset(
 )
 
 _TOP_LEVEL = {
-    "tls",
     "remote-management",
-    "request-log",
     "pprof",
     "commercial-mode",
-    "logs-max-total-size-mb",
-    "error-logs-max-files",
     "redis-usage-queue-retention-seconds",
     "force-model-prefix",
     "passthrough-headers",
