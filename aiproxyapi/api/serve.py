@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Response
+from litestar.background_tasks import BackgroundTask
 from litestar.response import Stream
 
 from aiproxyapi.api._types import HttpRequest
@@ -62,8 +63,20 @@ async def serve_call(
         raise ClientRequestError(exc.message, param=exc.param) from None
     headers = {"x-request-id": inbound.request_id}
     if isinstance(result, Streaming):
+        chunks = result.chunks
+
+        async def close_stream() -> None:
+            # A client that leaves mid-stream cancels the sending task while the stream waits
+            # at a yield; closing it here releases the upstream call now, not whenever GC runs.
+            closer = getattr(chunks, "aclose", None)
+            if closer is not None:
+                await closer()
+
         return Stream(
-            result.chunks, media_type=result.media_type, headers={**_STREAM_HEADERS, **headers}
+            chunks,
+            media_type=result.media_type,
+            headers={**_STREAM_HEADERS, **headers},
+            background=BackgroundTask(close_stream),
         )
     return Response(
         result.body, status_code=result.status, media_type=result.content_type, headers=headers

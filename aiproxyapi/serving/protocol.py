@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,23 @@ def guarded_protocol(limits: Callable[[], ConnectionLimits]) -> type[asyncio.Pro
         current_limits = staticmethod(limits)
 
     return Guarded
+
+
+def _yielding_send(cycle: Any) -> Callable[[Any], Awaitable[None]]:
+    """The cycle's send, yielding to the loop once the client is gone.
+
+    uvicorn drops what is sent after a disconnect without suspending, so a stream reading a
+    fast upstream would never reach an await: the app's disconnect watcher would not run and
+    the upstream would be read to its end. One yield per send lets the watcher cancel it.
+    """
+    send = cycle.send
+
+    async def yielding(message: Any) -> None:
+        if cycle.disconnected:
+            await asyncio.sleep(0)
+        await send(message)
+
+    return yielding
 
 
 class _GuardedProtocol(HttpToolsProtocol):
@@ -67,6 +84,10 @@ class _GuardedProtocol(HttpToolsProtocol):
             self._header_timer.cancel()
             self._header_timer = None
         super().on_headers_complete()
+        cycle = getattr(self, "cycle", None)
+        if cycle is not None:
+            # Read when the app task starts, which happens after this returns.
+            cycle.send = _yielding_send(cycle)
 
     def pause_writing(self) -> None:
         super().pause_writing()
