@@ -29,7 +29,6 @@ class RequestCapture:
         self.app = app
         self.gateway = gateway
         self._files: dict[Path, LogFiles] = {}
-        self._pending: set[asyncio.Future[Path | None]] = set()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         """The ASGI entry point."""
@@ -76,7 +75,9 @@ class RequestCapture:
         files = self._files.get(directory)
         if files is None:
             files = self._files[directory] = LogFiles(directory)
-        future = asyncio.get_running_loop().run_in_executor(
+        # The default executor is waited for when the loop closes, so a file being written at
+        # shutdown is finished.
+        asyncio.get_running_loop().run_in_executor(
             None,
             lambda: files.write(
                 exchange,
@@ -85,11 +86,3 @@ class RequestCapture:
                 max_total_bytes=config.logs_max_total_size_mb * 1024 * 1024,
             ),
         )
-        # Held until done, so shutdown can wait for the files in flight.
-        self._pending.add(future)
-        future.add_done_callback(self._pending.discard)
-
-    async def flush(self) -> None:
-        """Wait for the files being written."""
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
