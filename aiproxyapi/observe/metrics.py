@@ -83,8 +83,8 @@ class GatewayMetrics:
             registry=registry,
         )
         self.cost = Counter(
-            "aiproxyapi_cost",
-            "Cost of requests, in the currency of the price table.",
+            "aiproxyapi_cost_usd",
+            "Cost of requests in US dollars, as priced in their usage records.",
             ["provider", "model"],
             registry=registry,
         )
@@ -114,7 +114,8 @@ class GatewayMetrics:
         for kind, count in zip(_TOKEN_KINDS, counts, strict=True):
             if count:
                 self.tokens.labels(provider, model, kind).inc(count)
-        cost = getattr(record, "cost", None)
+        # Records carry a price once the usage book prices them; until then only tokens count.
+        cost = getattr(record, "cost_usd", None)
         if isinstance(cost, int | float) and cost > 0:
             self.cost.labels(provider, model).inc(cost)
 
