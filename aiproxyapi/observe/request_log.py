@@ -144,9 +144,12 @@ class LogFiles:
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             data = render_exchange(exchange).encode("utf-8", "replace")
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            # Written under a hidden name and renamed, so a reader never sees a partial file.
+            temporary = self.directory / f".{name}.tmp"
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
+            temporary.replace(path)
             with self._lock:
                 self._enforce(max_error_files, max_total_bytes)
         except OSError as exc:
