@@ -20,7 +20,7 @@ import signal
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiproxyapi.access import UnsafeConfigError
 from aiproxyapi.config import Config, ConfigError, LoadedConfig, load_config
@@ -31,11 +31,14 @@ from aiproxyapi.runtime import Runtime, RuntimeHolder, build_runtime
 from aiproxyapi.usage import UsageBook, UsageRecord, UsageStore, records_for
 from storage import ChangeKind, FileStore, MirroredStore, Store, StoreError, StoreHealth
 
+if TYPE_CHECKING:
+    from aiproxyapi.observe.metrics import GatewayMetrics
+
 __all__ = ["Gateway", "ReloadOutcome", "default_store", "log_dir_for", "usage_path_for"]
 
 log = logging.getLogger("aiproxyapi.gateway")
 
-_RESTART_KEYS = ("host", "port", "auth_dir")
+_RESTART_KEYS = ("host", "port", "auth_dir", "tls")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,9 @@ class Gateway:
         self.records = records_for(Path(loaded.config.auth_dir), os.environ)
         """Every finished request, one record each (SQLite, or PostgreSQL when it is the store)."""
         self._tasks: list[asyncio.Task[None]] = []
+        self.metrics: GatewayMetrics | None = None
+        """Created when `metrics.enable` is first true; fed at the end of every request."""
+        self.reloads = 0
         self.reload_failures = 0
         self.last_reload_error = ""
         self._apply_side_effects(None, runtime)
@@ -113,6 +119,8 @@ class Gateway:
         """The usage sink every finished request reports to."""
         self.book.add(record)
         self.records.add(record)
+        if self.metrics is not None:
+            self.metrics.observe(record)
         if self.runtime.config.usage_statistics_enabled:
             self.usage_store.mark_dirty()
 
@@ -137,7 +145,8 @@ class Gateway:
         if self.config_path is not None:
             from aiproxyapi.watch import watch_config
 
-            with contextlib.suppress(NotImplementedError, RuntimeError):
+            # Outside the main thread (an embedding program) there is no SIGHUP; the watcher stays.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reload)
 
             self._tasks.append(
@@ -197,6 +206,7 @@ class Gateway:
         for warning in loaded.warnings:
             log.warning("config: %s", warning)
         self._generation += 1
+        self.reloads += 1
         self._digest = loaded.digest
         old = self.holder.swap(runtime)
         self.state.prune(c.id for c in runtime.credentials)
@@ -237,12 +247,19 @@ class Gateway:
     def _apply_side_effects(self, old: Runtime | None, new: Runtime) -> None:
         config = new.config
         set_secrets([*_secrets_of(new), *self._extra_secrets])
-        if old is None or (old.config.debug, old.config.logging_to_file) != (
+        if config.metrics.enable and self.metrics is None:
+            from aiproxyapi.observe.metrics import GatewayMetrics
+
+            self.metrics = GatewayMetrics(self)
+            self.clients.on_upstream_headers = self.metrics.observe_upstream
+        if old is None or (old.config.debug, old.config.logging_to_file, old.config.log_format) != (
             config.debug,
             config.logging_to_file,
+            config.log_format,
         ):
             log_dir = log_dir_for(config, self.config_path) if config.logging_to_file else None
-            configure_logging(debug=config.debug, log_dir=log_dir)
+            json_lines = config.log_format == "json"
+            configure_logging(debug=config.debug, log_dir=log_dir, json_lines=json_lines)
         if old is None:
             return
         for key in _RESTART_KEYS:

@@ -7,6 +7,7 @@ defence, replacing any known secret that slipped into a formatted line, whoever 
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 import logging.handlers
 import sys
@@ -14,7 +15,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["REQUEST_ID", "configure_logging", "set_secrets"]
+__all__ = ["REQUEST_ID", "configure_logging", "scrub", "set_secrets"]
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -37,6 +38,11 @@ class _Scrubber:
 
 
 _scrubber = _Scrubber()
+
+
+def scrub(text: str) -> str:
+    """The text with every known secret replaced by `[redacted]`."""
+    return _scrubber.scrub(text)
 
 
 def set_secrets(secrets: Iterable[str]) -> None:
@@ -62,9 +68,28 @@ class _LineFormatter(logging.Formatter):
         return _scrubber.scrub(line.replace("\n", "\\n"))
 
 
-def configure_logging(*, debug: bool, log_dir: Path | None) -> None:
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, request_id, message, error; scrubbed."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        entry = {
+            "time": f"{stamp}.{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": REQUEST_ID.get(),
+            "message": record.getMessage(),
+        }
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            entry["error"] = f"{type(error).__name__}: {error}"
+        # Scrubbing the encoded line covers secrets however JSON escaped their surroundings.
+        return _scrubber.scrub(json.dumps(entry, ensure_ascii=False))
+
+
+def configure_logging(*, debug: bool, log_dir: Path | None, json_lines: bool = False) -> None:
     """Install the handlers: stderr always, a rotating `main.log` when `log_dir` is given."""
-    formatter = _LineFormatter()
+    formatter: logging.Formatter = _JsonFormatter() if json_lines else _LineFormatter()
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -13,27 +13,39 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import sys
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import uvicorn
+from typing import Any
 
 from aiproxyapi.access import UnsafeConfigError
 from aiproxyapi.api import create_app
 from aiproxyapi.config import Config, ConfigError, LoadedConfig, load_config, parse_config
 from aiproxyapi.gateway import Gateway
 from aiproxyapi.logs import configure_logging
+from aiproxyapi.observe import RequestCapture
+from aiproxyapi.serving import (
+    ConnectionLimits,
+    GatewayServer,
+    TlsFilesError,
+    build_server,
+    check_tls_files,
+)
 from storage import MirroredStore, Store, StoreError, store_from_env
 from storage.select import store_secrets
 
-__all__ = ["DEFAULT_CONFIG_TEXT", "resolve_config", "seed_config_text", "serve"]
+__all__ = [
+    "DEFAULT_CONFIG_TEXT",
+    "application",
+    "resolve_config",
+    "seed_config_text",
+    "serve",
+    "serve_gateway",
+]
 
 log = logging.getLogger("aiproxyapi.server")
-
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 DEFAULT_CONFIG_TEXT = """\
 # Embedded default: loopback only, no client keys, no credentials.
@@ -155,22 +167,13 @@ async def _serve(start: _Start) -> int:
     if embedded:
         log.warning(_NEXT_STEPS.format(path=path))
     listen_port = start.port if start.port is not None else config.port
+    try:
+        check_tls_files(config)
+    except TlsFilesError as exc:
+        await store.close()
+        return _fail("refusing to start", exc, 2)
     _announce(gateway, config, listen_port)
-    server = _Server(
-        uvicorn.Config(
-            create_app(gateway),
-            host=config.host or "0.0.0.0",  # noqa: S104 - an empty host means every interface
-            port=listen_port,
-            http="httptools",
-            lifespan="on",
-            access_log=False,
-            log_config=None,
-            server_header=False,
-            # Who the peer is comes from the socket, never from X-Forwarded-For.
-            proxy_headers=False,
-            timeout_graceful_shutdown=30,
-        )
-    )
+    server = _server_for(gateway, port=listen_port)
     try:
         await server.serve()
     finally:
@@ -179,24 +182,56 @@ async def _serve(start: _Start) -> int:
     return 0
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server, minus re-raising the stop signal at exit: a clean stop exits 0."""
+def application(gateway: Gateway) -> Any:
+    """The ASGI app of a gateway: its routes, wrapped in the request and error log capture."""
+    return RequestCapture(create_app(gateway), gateway)
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Route SIGINT and SIGTERM to a graceful shutdown for the life of the server."""
-        previous = {sig: signal.signal(sig, self.handle_exit) for sig in _STOP_SIGNALS}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+
+def serve_gateway(
+    gateway: Gateway,
+    *,
+    stop: threading.Event | None = None,
+    host: str | None = None,
+    port: int | None = None,
+) -> int:
+    """Serve a built gateway until stopped and drained (its own event loop); the exit code."""
+    config = gateway.runtime.config
+    try:
+        check_tls_files(config)
+    except TlsFilesError as exc:
+        return _fail("refusing to start", exc, 2)
+    _announce(gateway, config, port if port is not None else config.port)
+    _server_for(gateway, stop=stop, host=host, port=port).run()
+    return 0
+
+
+def _server_for(
+    gateway: Gateway,
+    *,
+    stop: threading.Event | None = None,
+    host: str | None = None,
+    port: int | None = None,
+) -> GatewayServer:
+    def limits() -> ConnectionLimits:
+        current = gateway.runtime.config.limits
+        return ConnectionLimits(current.header_timeout_seconds, current.client_idle_seconds)
+
+    return build_server(
+        application(gateway),
+        gateway.runtime.config,
+        limits=limits,
+        drain_seconds=lambda: gateway.runtime.config.shutdown_timeout_seconds,
+        stop=stop,
+        host=host,
+        port=port,
+    )
 
 
 def _announce(gateway: Gateway, config: Config, port: int) -> None:
     runtime = gateway.runtime
     log.info(
-        "aiproxyapi serving on %s:%d: %d credential(s), %d model(s), strategy %s, client keys: %s",
+        "aiproxyapi serving on %s://%s:%d: %d credential(s), %d model(s), strategy %s, client keys: %s",
+        "https" if config.tls.enable else "http",
         config.host or "0.0.0.0",  # noqa: S104
         port,
         len(runtime.credentials),

@@ -10,6 +10,7 @@ from aiproxyapi.api.claude import count_message_tokens, messages
 from aiproxyapi.api.completions import completions, embeddings
 from aiproxyapi.api.errors import render_gateway_error, render_http_exception, render_unexpected
 from aiproxyapi.api.gemini import gemini_model, gemini_models, gemini_post
+from aiproxyapi.api.metrics import metrics
 from aiproxyapi.api.openai import chat_completions, list_models
 from aiproxyapi.api.panel import panel_asset, panel_page
 from aiproxyapi.api.responses import create_response
@@ -30,6 +31,7 @@ def create_app(gateway: Gateway) -> Litestar:
             health,
             health_head,
             usage,
+            metrics,
             list_models,
             chat_completions,
             completions,

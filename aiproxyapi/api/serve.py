@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Response
+from litestar.background_tasks import BackgroundTask
 from litestar.response import Stream
 
 from aiproxyapi.api._types import HttpRequest
@@ -89,8 +90,20 @@ async def serve_call(
         # A stream's cost is known only once it ends: it is in the usage record, not a header.
         if result.first_byte_ms is not None:
             headers[LATENCY_HEADER] = f"{result.first_byte_ms:.1f}"
+        chunks = result.chunks
+
+        async def close_stream() -> None:
+            # A client that leaves mid-stream cancels the sending task while the stream waits
+            # at a yield; closing it here releases the upstream call now, not whenever GC runs.
+            closer = getattr(chunks, "aclose", None)
+            if closer is not None:
+                await closer()
+
         return Stream(
-            result.chunks, media_type=result.media_type, headers={**_STREAM_HEADERS, **headers}
+            chunks,
+            media_type=result.media_type,
+            headers={**_STREAM_HEADERS, **headers},
+            background=BackgroundTask(close_stream),
         )
     if result.record is not None:
         headers.update(cost_headers(result.record))

@@ -19,12 +19,8 @@ PROVIDER_LISTS: frozenset[str] = frozenset(
 )
 
 _TOP_LEVEL = {
-    "tls",
-    "request-log",
     "pprof",
     "commercial-mode",
-    "logs-max-total-size-mb",
-    "error-logs-max-files",
     "redis-usage-queue-retention-seconds",
     "force-model-prefix",
     "passthrough-headers",

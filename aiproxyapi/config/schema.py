@@ -13,6 +13,7 @@ import msgspec
 
 from aiproxyapi.config._node import _Node
 from aiproxyapi.config.management import RemoteManagement
+from aiproxyapi.config.ops import Metrics, Tls, check_ops
 from aiproxyapi.config.pricing import ModelPrice, preset_base_url
 
 __all__ = [
@@ -155,10 +156,16 @@ class Limits(_Node, frozen=True):
     """The `limits` section: bounds on what a client may send."""
 
     max_body_mb: float = 32.0
+    header_timeout_seconds: float = 30.0
+    """A client must send a request's whole header block within this time, or is cut off."""
+    client_idle_seconds: float = 120.0
+    """A client that reads nothing of a response for this long is cut off."""
 
     def __post_init__(self) -> None:
         if self.max_body_mb <= 0:
             raise ValueError("`max-body-mb` must be positive")
+        if self.header_timeout_seconds <= 0 or self.client_idle_seconds <= 0:
+            raise ValueError("`header-timeout-seconds` and `client-idle-seconds` must be positive")
 
     @property
     def max_body_bytes(self) -> int:
@@ -218,8 +225,16 @@ class Config(_Node, frozen=True):
     # Names older CLIProxyAPI releases used for the two remote-management keys.
     allow_remote_management: bool = False
     remote_management_key: str = ""
+    tls: Tls = msgspec.field(default_factory=Tls)
+    metrics: Metrics = msgspec.field(default_factory=Metrics)
+    request_log: bool = False
+    logs_max_total_size_mb: int = 0
+    error_logs_max_files: int = 10
+    log_format: str = "text"
+    shutdown_timeout_seconds: float = 30.0
 
     def __post_init__(self) -> None:
+        check_ops(self)
         if not 0 <= self.port <= 65535:
             raise ValueError("`port` must be between 0 and 65535")
         if self.request_retry < 0:

@@ -7,6 +7,8 @@ proxied ones keep httpx's own transport, which speaks HTTP/SOCKS proxies.
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 
 import httpx
 
@@ -37,6 +39,8 @@ class HttpClients:
 
     def __init__(self) -> None:
         self._clients: dict[tuple[str, float, float], httpx.AsyncClient] = {}
+        self.on_upstream_headers: Callable[[str, float], None] | None = None
+        """Told (upstream host, seconds) when an upstream answer's headers arrive."""
 
     def get(
         self, proxy_url: str, global_proxy: str, timeouts: UpstreamTimeouts
@@ -47,13 +51,26 @@ class HttpClients:
         client = self._clients.get(key)
         if client is None:
             client = self._clients[key] = _build(chosen, timeouts)
+            client.event_hooks = {"request": [_stamp_sent], "response": [self._headers_arrived]}
         return client
+
+    async def _headers_arrived(self, response: httpx.Response) -> None:
+        sent = response.request.extensions.get(_SENT)
+        if self.on_upstream_headers is not None and isinstance(sent, float):
+            self.on_upstream_headers(response.request.url.host, time.perf_counter() - sent)
 
     async def aclose(self) -> None:
         """Close every client (at shutdown)."""
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.aclose()
+
+
+_SENT = "aiproxyapi.sent"
+
+
+async def _stamp_sent(request: httpx.Request) -> None:
+    request.extensions[_SENT] = time.perf_counter()
 
 
 def _build(proxy: str, timeouts: UpstreamTimeouts) -> httpx.AsyncClient:

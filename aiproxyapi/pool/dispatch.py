@@ -120,6 +120,8 @@ class Dispatcher:
             verdict = Verdict(verdict.blame, 0.0, verdict.reason, verdict.escalate)
         if verdict.moves_on:
             self.state.record_failure(credential_id, model, verdict)
+            if verdict.cooldown > 0:
+                self.state.cooldown_events[(candidate.credential.provider, verdict.reason)] += 1
             log.warning(
                 "upstream attempt failed: credential=%s model=%s status=%s reason=%s cooldown=%.0fs",
                 candidate.credential.label,

@@ -7,6 +7,7 @@ and a removed one is pruned. Used from one event loop only; no locking needed.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -44,6 +45,8 @@ class PoolState:
         self.credentials: dict[str, CredentialState] = {}
         self.cursors: dict[str, int] = {}
         self.weights: dict[str, dict[str, int]] = {}
+        self.cooldown_events: Counter[tuple[str, str]] = Counter()
+        """Cooldowns started, by (provider, reason); a monotonic count for metrics."""
 
     def of(self, credential_id: str) -> CredentialState:
         """The state of one credential, created on first use."""

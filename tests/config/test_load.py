@@ -264,7 +264,7 @@ def test_strategy_aliases(written: str, strategy: RoutingStrategy) -> None:
 
 def test_known_unsupported_keys_warn_and_are_dropped() -> None:
     text = (
-        "tls:\n  enable: true\n"
+        "pprof:\n  enable: true\n"
         "routing:\n  strategy: ff\n  session-affinity: true\n"
         "claude-api-key:\n  - api-key: k\n    cloak: {mode: auto}\n"
         "    models:\n      - name: m\n        display-name: M\n"
@@ -272,7 +272,7 @@ def test_known_unsupported_keys_warn_and_are_dropped() -> None:
     loaded = parse_config(text, "config.yaml")
     ignored = "known CLIProxyAPI key, not supported yet; ignored"
     assert loaded.warnings == (
-        f"config.yaml:1: tls: {ignored}",
+        f"config.yaml:1: pprof: {ignored}",
         f"config.yaml:5: routing.session-affinity: {ignored}",
         f"config.yaml:8: claude-api-key[0].cloak: {ignored}",
         f"config.yaml:11: claude-api-key[0].models[0].display-name: {ignored}",

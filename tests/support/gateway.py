@@ -15,6 +15,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -55,6 +56,7 @@ class GatewayProcess:
         module: str = "aiproxyapi",
         startup_timeout: float = 30.0,
         health_path: str = "/healthz",
+        tls_ca: Path | None = None,
     ) -> None:
         self.tmp_path = Path(tmp_path)
         self.port = port or free_port()
@@ -67,6 +69,8 @@ class GatewayProcess:
         self.module = module
         self.startup_timeout = startup_timeout
         self.health_path = health_path
+        self.tls_ca = tls_ca
+        """With a CA file the gateway is reached over HTTPS, trusting that CA only."""
         self._proc: subprocess.Popen[bytes] | None = None
         self._logs: list[IO[bytes]] = []
         self.auth_dir.mkdir(parents=True, exist_ok=True)
@@ -74,8 +78,8 @@ class GatewayProcess:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://127.0.0.1:{self.port}"
+        """``http://127.0.0.1:PORT`` (``https://`` with ``tls_ca``)."""
+        return f"{'https' if self.tls_ca else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def pid(self) -> int | None:
@@ -134,7 +138,10 @@ class GatewayProcess:
         deadline = time.monotonic() + self.startup_timeout
         url = f"{self.base_url}{self.health_path}"
         last = "no answer"
-        with httpx.Client(timeout=1.0, trust_env=False) as client:
+        verify: ssl.SSLContext | bool = True
+        if self.tls_ca is not None:
+            verify = ssl.create_default_context(cafile=str(self.tls_ca))
+        with httpx.Client(timeout=1.0, trust_env=False, verify=verify) as client:
             while time.monotonic() < deadline:
                 code = self._proc.poll()
                 if code is not None:

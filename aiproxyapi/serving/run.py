@@ -1,0 +1,158 @@
+"""Run an ASGI app under uvicorn with the gateway's lifecycle: TLS, drain on SIGTERM, stop.
+
+SIGTERM or SIGINT starts a drain: the listening sockets close at once (new connections are
+refused), idle keep-alive connections close, requests and streams in flight run on for up to
+`shutdown-timeout-seconds` (read when the drain starts, so a reload applies), then whatever is
+left is cancelled, the app's shutdown hook saves usage, and the process exits 0. A second signal
+cuts the drain short. An embedding program stops the server the same way with a
+`threading.Event`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from aiproxyapi.config import Config
+from aiproxyapi.serving.protocol import ConnectionLimits, guarded_protocol
+
+__all__ = ["GatewayServer", "TlsFilesError", "check_tls_files", "run_server"]
+
+log = logging.getLogger("aiproxyapi.server")
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class TlsFilesError(Exception):
+    """The configured certificate or key cannot be used; the message names the key."""
+
+
+def check_tls_files(config: Config) -> None:
+    """Load the configured certificate and key once, so a bad pair fails before serving."""
+    tls = config.tls
+    if not tls.enable:
+        return
+    for name, value in (("tls.cert", tls.cert), ("tls.key", tls.key)):
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise TlsFilesError(f"{name}: no readable file at {path}")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(Path(tls.cert).expanduser(), Path(tls.key).expanduser())
+    except (ssl.SSLError, OSError) as exc:
+        raise TlsFilesError(
+            f"tls.cert / tls.key: not a usable certificate and key ({exc})"
+        ) from None
+
+
+class GatewayServer(uvicorn.Server):
+    """uvicorn's server with a drain timeout read at shutdown and an optional external stop."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        *,
+        drain_seconds: Callable[[], float],
+        stop: threading.Event | None = None,
+    ) -> None:
+        super().__init__(config)
+        self._drain_seconds = drain_seconds
+        self._stop = stop
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """SIGINT and SIGTERM drain; a clean stop is exit 0, not a re-raised signal."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in _STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """The first stop signal drains; a second one ends the drain at once."""
+        if self.should_exit:
+            self.force_exit = True
+        else:
+            self.should_exit = True
+
+    async def on_tick(self, counter: int) -> bool:
+        """uvicorn's tick, plus the embedding program's stop event."""
+        if self._stop is not None and self._stop.is_set():
+            self.should_exit = True
+        return await super().on_tick(counter)
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        """Drain for the timeout configured now, then let uvicorn cancel what is left."""
+        seconds = self._drain_seconds()
+        # uvicorn types the timeout as int; asyncio takes any number of seconds.
+        self.config.timeout_graceful_shutdown = seconds  # type: ignore[assignment]
+        busy = sum(1 for c in self.server_state.connections if _busy(c))
+        log.info("draining: %d request(s) in flight, up to %.0f s", busy, seconds)
+        await super().shutdown(sockets)
+
+
+def _busy(connection: Any) -> bool:
+    cycle = getattr(connection, "cycle", None)
+    return cycle is not None and not cycle.response_complete
+
+
+def run_server(
+    app: Any,
+    config: Config,
+    *,
+    limits: Callable[[], ConnectionLimits],
+    drain_seconds: Callable[[], float],
+    stop: threading.Event | None = None,
+    host: str | None = None,
+    port: int | None = None,
+) -> None:
+    """Serve `app` until a stop signal or `stop` is set, then drain; returns after the exit."""
+    build_server(
+        app, config, limits=limits, drain_seconds=drain_seconds, stop=stop, host=host, port=port
+    ).run()
+
+
+def build_server(
+    app: Any,
+    config: Config,
+    *,
+    limits: Callable[[], ConnectionLimits],
+    drain_seconds: Callable[[], float],
+    stop: threading.Event | None = None,
+    host: str | None = None,
+    port: int | None = None,
+) -> GatewayServer:
+    """The server for `app`, ready for `run()` or for `await serve()` on a running loop."""
+    tls = config.tls
+    return GatewayServer(
+        uvicorn.Config(
+            app,
+            host=host if host is not None else (config.host or "0.0.0.0"),  # noqa: S104 - "" is every interface
+            port=port if port is not None else config.port,
+            loop="uvloop",
+            http=guarded_protocol(limits),
+            lifespan="on",
+            access_log=False,
+            log_config=None,
+            server_header=False,
+            # Who the peer is comes from the socket, never from X-Forwarded-For.
+            proxy_headers=False,
+            ssl_certfile=str(Path(tls.cert).expanduser()) if tls.enable else None,
+            ssl_keyfile=str(Path(tls.key).expanduser()) if tls.enable else None,
+        ),
+        drain_seconds=drain_seconds,
+        stop=stop,
+    )
