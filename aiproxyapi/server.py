@@ -93,7 +93,9 @@ def serve(explicit_config: str | None, *, port: int | None = None) -> int:
         return _fail("config error", exc, 2)
     except OSError as exc:
         return _fail("refusing to start", exc, 2)
-    configure_logging(debug=loaded.config.debug, log_dir=None)
+    configure_logging(
+        debug=loaded.config.debug, log_dir=None, json_lines=loaded.config.log_format == "json"
+    )
     environ = dict(os.environ)
     try:
         auth_dir = Path(loaded.config.auth_dir).expanduser()
