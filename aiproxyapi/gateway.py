@@ -15,13 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiproxyapi.access import UnsafeConfigError
+from aiproxyapi.cache import ResponseCache, build_cache
 from aiproxyapi.config import Config, ConfigError, LoadedConfig, load_config
+from aiproxyapi.conversation import ConversationStore
 from aiproxyapi.executors import HttpClients
 from aiproxyapi.logs import configure_logging, set_secrets
+from aiproxyapi.policy import Admission, MemoryLedger
 from aiproxyapi.pool import PoolState
 from aiproxyapi.runtime import Runtime, RuntimeHolder, build_runtime
 from aiproxyapi.usage import UsageBook, UsageRecord, UsageStore
-from storage import FileStore, Store
+from storage import FileStore, Store, StoreError
 
 __all__ = ["Gateway", "ReloadOutcome", "default_store", "log_dir_for", "usage_path_for"]
 
@@ -68,12 +71,17 @@ class Gateway:
         self.state = PoolState()
         self.clients = HttpClients()
         self.book = UsageBook()
+        self.admission = Admission(MemoryLedger(), self.store)
+        """Key policies: rates, budgets and their persisted spend."""
+        self.conversations = ConversationStore(self.store)
+        self.cache: ResponseCache | None = build_cache(loaded.config.cache)
         self._digest = loaded.digest
         self._generation = 1
         runtime = build_runtime(loaded.config, state=self.state, clients=self.clients, generation=1)
         self.holder = RuntimeHolder(runtime)
         self.usage_store = UsageStore(usage_path_for(loaded.config), self.book)
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing: set[asyncio.Task[None]] = set()
         self.reload_failures = 0
         self.last_reload_error = ""
         self._apply_side_effects(None, runtime)
@@ -88,6 +96,7 @@ class Gateway:
         self.book.add(record)
         if self.runtime.config.usage_statistics_enabled:
             self.usage_store.mark_dirty()
+        self.admission.settle(record)
 
     async def start(self) -> None:
         """Load persisted usage and start the background loops."""
@@ -95,6 +104,8 @@ class Gateway:
         if self.runtime.config.usage_statistics_enabled:
             self.usage_store.load()
         self._tasks.append(asyncio.create_task(self.usage_store.run(), name="usage-flush"))
+        await self.admission.load()
+        self._tasks.append(asyncio.create_task(self.admission.run(), name="key-spend-flush"))
         if self.config_path is not None:
             from aiproxyapi.watch import watch_config
 
@@ -118,6 +129,12 @@ class Gateway:
                 await self.usage_store.flush()
             except OSError as exc:
                 log.error("could not persist usage statistics at shutdown: %s", exc)
+        try:
+            await self.admission.flush()
+        except (StoreError, OSError) as exc:
+            log.error("could not persist key spend at shutdown: %s", exc)
+        if self.cache is not None:
+            await self.cache.close()
         await self.clients.aclose()
         await self.store.close()
 
@@ -171,6 +188,8 @@ class Gateway:
             configure_logging(debug=config.debug, log_dir=log_dir)
         if old is None:
             return
+        if old.config.cache != config.cache:
+            self._replace_cache(build_cache(config.cache))
         for key in _RESTART_KEYS:
             if getattr(old.config, key) != getattr(config, key):
                 log.warning("%s changed: takes effect after a restart", key.replace("_", "-"))
@@ -178,16 +197,27 @@ class Gateway:
             self.usage_store.load()
             self.usage_store.mark_dirty()
 
+    def _replace_cache(self, cache: ResponseCache | None) -> None:
+        old, self.cache = self.cache, cache
+        with contextlib.suppress(RuntimeError):  # no loop: nothing was ever connected
+            if old is None:
+                return
+            task = asyncio.get_running_loop().create_task(old.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
 
 def _secrets_of(runtime: Runtime) -> list[str]:
     secrets = [c.api_key.reveal() for c in runtime.credentials]
     secrets.extend(runtime.config.api_keys)
+    if runtime.config.cache.redis_url:
+        secrets.append(runtime.config.cache.redis_url)  # may carry a password
     return secrets
 
 
 def _changed_keys(old: Config, new: Config) -> list[str]:
     return [
-        name.replace("_", "-")
-        for name in Config.__struct_fields__
+        key
+        for name, key in zip(Config.__struct_fields__, Config.__struct_encode_fields__, strict=True)
         if getattr(old, name) != getattr(new, name)
     ]

@@ -63,7 +63,7 @@ def build_runtime(
         registry=ModelRegistry(servable),
         dispatcher=Dispatcher(policy, state),
         executors=executors,
-        client_keys=ClientKeys(config.api_keys),
+        client_keys=ClientKeys(config.key_policies),
     )
 
 

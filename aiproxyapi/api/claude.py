@@ -50,8 +50,8 @@ async def messages(request: HttpRequest) -> Response[bytes] | Stream:
 @post("/v1/messages/count_tokens", status_code=200)
 async def count_message_tokens(request: HttpRequest) -> Response[bytes]:
     """Count a Messages request's input tokens (exact from Claude or Gemini, else estimated)."""
-    _gateway, runtime, request_id, _client = begin(request)
+    _gateway, runtime, request_id, client = begin(request)
     body = parse_object(await read_json_body(request, runtime.config.limits.max_body_bytes))
     model = _model_of(body)
     call = ClientCall(Format.CLAUDE, body, model, stream=False)
-    return await serve_count(request, runtime, request_id, call, "input_tokens")
+    return await serve_count(request, runtime, request_id, call, "input_tokens", client=client)

@@ -72,16 +72,16 @@ async def gemini_post(request: HttpRequest, target: str) -> Response[bytes] | St
     sse = not stream or request.query_params.get("alt") == "sse"
     call = ClientCall(Format.GEMINI, body, model, stream=stream, sse=sse)
     if method == "countTokens":
-        return await _count(request, runtime, request_id, call)
+        return await _count(request, runtime, request_id, call, client)
     inbound = Inbound(f"POST /v1beta/models/*:{method}", request_id, client)
     return await serve_call(request, gateway, runtime, inbound, call)
 
 
 async def _count(
-    request: HttpRequest, runtime: Runtime, request_id: str, call: ClientCall
+    request: HttpRequest, runtime: Runtime, request_id: str, call: ClientCall, client: str
 ) -> Response[bytes]:
     # countTokens bodies may wrap the request as {"generateContentRequest": {...}}.
     inner = call.body.get("generateContentRequest")
     if isinstance(inner, dict):
         call = ClientCall(Format.GEMINI, inner, call.model, stream=False)
-    return await serve_count(request, runtime, request_id, call, "totalTokens")
+    return await serve_count(request, runtime, request_id, call, "totalTokens", client=client)

@@ -8,19 +8,21 @@ import msgspec
 from litestar import Response
 from litestar.response import Stream
 
+from aiproxyapi.access import check_model
 from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.api.guard import ClientGone, until_disconnect
-from aiproxyapi.errors import ClientRequestError
+from aiproxyapi.api.shortcuts import CACHE_HEADER, STREAM_HEADERS, Shortcuts, finish_after
+from aiproxyapi.cache import CachedAnswer
+from aiproxyapi.errors import ClientRequestError, GatewayError
 from aiproxyapi.formats.codec import TranslationError
 from aiproxyapi.gateway import Gateway
 from aiproxyapi.relay import ClientCall, Inbound, Streaming, relay
 from aiproxyapi.relay.plan import Plan
 from aiproxyapi.relay.tokens import count_tokens
+from aiproxyapi.routing import Route
 from aiproxyapi.runtime import Runtime
 
-__all__ = ["forwardable_headers", "parse_object", "serve_call", "serve_count"]
-
-_STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+__all__ = ["admit", "forwardable_headers", "parse_object", "serve_call", "serve_count"]
 _json = msgspec.json.Decoder()
 
 
@@ -44,6 +46,23 @@ def forwardable_headers(
     return tuple((name, request.headers[name]) for name in names if name in request.headers)
 
 
+def _route(runtime: Runtime, model: str) -> Route | None:
+    # An unknown model is the relay's to refuse (and count); here it only feeds the allow-list.
+    try:
+        return runtime.registry.resolve(model)
+    except GatewayError:
+        return None
+
+
+async def admit(gateway: Gateway, runtime: Runtime, inbound: Inbound, model: str) -> Route | None:
+    """The key's policy applied to a call: model allow-list, then rates and budgets."""
+    policy = runtime.client_keys.policy(inbound.client)
+    route = _route(runtime, model)
+    check_model(policy, model, route.model if route is not None else "")
+    await gateway.admission.admit(policy, inbound.client, inbound.request_id, model)
+    return route
+
+
 async def serve_call(
     request: HttpRequest,
     gateway: Gateway,
@@ -52,29 +71,68 @@ async def serve_call(
     call: ClientCall,
 ) -> Response[bytes] | Stream:
     """Relay a client call and answer it; a client that leaves cancels the work."""
+    route = await admit(gateway, runtime, inbound, call.model)
     try:
-        result = await until_disconnect(
-            request, relay(runtime, inbound, call, gateway.record_usage)
-        )
+        return await _serve_admitted(request, gateway, runtime, inbound, call, route=route)
+    except BaseException:
+        await gateway.admission.release(inbound.client, inbound.request_id)
+        raise
+
+
+async def _serve_admitted(
+    request: HttpRequest,
+    gateway: Gateway,
+    runtime: Runtime,
+    inbound: Inbound,
+    call: ClientCall,
+    *,
+    route: Route | None,
+) -> Response[bytes] | Stream:
+    shortcuts = Shortcuts(gateway, runtime, inbound, call)
+    call = await shortcuts.splice_history(request)
+    hit = await shortcuts.lookup(request, route.model if route is not None else "")
+    if hit is not None:
+        return shortcuts.replay(hit)
+    try:
+        result = await until_disconnect(request, relay(runtime, inbound, call, shortcuts.sink))
     except ClientGone:
         return Response(b"", status_code=499)
     except TranslationError as exc:
         raise ClientRequestError(exc.message, param=exc.param) from None
     headers = {"x-request-id": inbound.request_id}
+    if shortcuts.cache_on:
+        headers[CACHE_HEADER] = "miss"
     if isinstance(result, Streaming):
+        media = result.media_type
+
+        async def keep(parts: list[bytes]) -> None:
+            await shortcuts.keep(CachedAnswer(200, media, True, parts))
+
         return Stream(
-            result.chunks, media_type=result.media_type, headers={**_STREAM_HEADERS, **headers}
+            finish_after(result.chunks, keep),
+            media_type=media,
+            headers={**STREAM_HEADERS, **headers},
         )
+    await shortcuts.keep(CachedAnswer(result.status, result.content_type, False, [result.body]))
     return Response(
         result.body, status_code=result.status, media_type=result.content_type, headers=headers
     )
 
 
 async def serve_count(
-    request: HttpRequest, runtime: Runtime, request_id: str, call: ClientCall, field: str
+    request: HttpRequest,
+    runtime: Runtime,
+    request_id: str,
+    call: ClientCall,
+    field: str,
+    *,
+    client: str,
 ) -> Response[bytes]:
     """Count a call's prompt tokens and answer `{field: n}`; estimates are marked in a header."""
-    plan = Plan(call, runtime.registry.resolve(call.model))
+    route = runtime.registry.resolve(call.model)
+    policy = runtime.client_keys.policy(client)
+    check_model(policy, call.model, route.model)
+    plan = Plan(call, route)
     try:
         counted = await until_disconnect(request, count_tokens(runtime, plan))
     except TranslationError as exc:

@@ -47,6 +47,8 @@ class UsageRecord(msgspec.Struct, frozen=True, kw_only=True):
     """The HTTP status the client received (a mid-stream failure keeps its 200)."""
     failed: bool
     stream: bool = False
+    cache_hit: bool = False
+    """Answered from the response cache: no upstream call, no tokens, no cost."""
 
     @property
     def tokens(self) -> TokenCounts:

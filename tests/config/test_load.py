@@ -94,6 +94,9 @@ def _collect_keys(data: Any, info: mi.Type, seen: dict[type, set[str]]) -> None:
     elif isinstance(info, mi.VarTupleType) and isinstance(data, list):
         for item in data:
             _collect_keys(item, info.item_type, seen)
+    elif isinstance(info, mi.UnionType):
+        for member in info.types:
+            _collect_keys(data, member, seen)
 
 
 def _struct_classes(info: mi.Type) -> set[type[msgspec.Struct]]:
@@ -104,6 +107,8 @@ def _struct_classes(info: mi.Type) -> set[type[msgspec.Struct]]:
         return found
     if isinstance(info, mi.VarTupleType):
         return _struct_classes(info.item_type)
+    if isinstance(info, mi.UnionType):
+        return {cls for member in info.types for cls in _struct_classes(member)}
     return set()
 
 
