@@ -8,6 +8,12 @@ from litestar.exceptions import HTTPException
 
 from aiproxyapi.api.claude import count_message_tokens, messages
 from aiproxyapi.api.completions import completions, embeddings
+from aiproxyapi.api.conversation import (
+    clear_conversation,
+    clear_default_conversation,
+    show_conversation,
+    show_default_conversation,
+)
 from aiproxyapi.api.errors import render_gateway_error, render_http_exception, render_unexpected
 from aiproxyapi.api.gemini import gemini_model, gemini_models, gemini_post
 from aiproxyapi.api.openai import chat_completions, list_models
@@ -37,6 +43,10 @@ def create_app(gateway: Gateway) -> Litestar:
             gemini_models,
             gemini_model,
             gemini_post,
+            show_default_conversation,
+            show_conversation,
+            clear_default_conversation,
+            clear_conversation,
         ],
         exception_handlers={
             GatewayError: render_gateway_error,
