@@ -10,6 +10,7 @@ from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.api.body import read_json_body
 from aiproxyapi.api.guard import begin
 from aiproxyapi.api.serve import parse_object, serve_call, serve_count
+from aiproxyapi.api.teach import check_body
 from aiproxyapi.errors import ClientRequestError
 from aiproxyapi.formats import Format
 from aiproxyapi.relay import ClientCall, Inbound
@@ -72,7 +73,10 @@ async def gemini_post(request: HttpRequest, target: str) -> Response[bytes] | St
     sse = not stream or request.query_params.get("alt") == "sse"
     call = ClientCall(Format.GEMINI, body, model, stream=stream, sse=sse)
     if method == "countTokens":
+        inner = body.get("generateContentRequest")
+        check_body("gemini", inner if isinstance(inner, dict) and "contents" not in body else body)
         return await _count(request, runtime, request_id, call, client)
+    check_body("gemini", body)
     inbound = Inbound(f"POST /v1beta/models/*:{method}", request_id, client)
     return await serve_call(request, gateway, runtime, inbound, call)
 
