@@ -18,6 +18,7 @@ __all__ = [
     "check_access_safety",
     "check_model",
     "is_loopback_host",
+    "model_allowed",
 ]
 
 # The sample keys CLIProxyAPI ships; a gateway that accepts them is open to anyone who read its docs.
@@ -85,14 +86,20 @@ def _pattern(model_glob: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(piece) for piece in model_glob.split("*")))
 
 
+def model_allowed(policy: ClientKeyPolicy | None, *names: str) -> bool:
+    """Whether one of the model's names is on the key's allow-list (no list: every model)."""
+    if policy is None or not policy.models:
+        return True
+    return any(
+        _pattern(glob.strip()).fullmatch(name) for glob in policy.models for name in names if name
+    )
+
+
 def check_model(policy: ClientKeyPolicy | None, *names: str) -> None:
     """Refuse with a 403 unless one of the model's names is on the key's allow-list."""
-    if policy is None or not policy.models:
+    if model_allowed(policy, *names):
         return
-    for glob in policy.models:
-        matcher = _pattern(glob.strip())
-        if any(matcher.fullmatch(name) for name in names if name):
-            return
+    assert policy is not None
     raise ClientRequestError(
         f"This API key may not use model {names[0]!r}; it may use: {', '.join(policy.models)}.",
         status=403,

@@ -6,6 +6,7 @@ import msgspec
 from litestar import Response, get, post
 from litestar.response import Stream
 
+from aiproxyapi.access import model_allowed
 from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.api.body import read_json_body
 from aiproxyapi.api.guard import begin
@@ -34,8 +35,10 @@ def _describe(entry: ModelEntry) -> dict[str, object]:
 @get("/v1beta/models")
 async def gemini_models(request: HttpRequest) -> Response[bytes]:
     """The routable models in Gemini's list shape."""
-    _gateway, runtime, request_id, _client = begin(request)
-    body = {"models": [_describe(entry) for entry in runtime.registry.entries()]}
+    _gateway, runtime, request_id, client = begin(request)
+    policy = runtime.client_keys.policy(client)
+    entries = [e for e in runtime.registry.entries() if model_allowed(policy, e.id)]
+    body = {"models": [_describe(entry) for entry in entries]}
     return Response(
         msgspec.json.encode(body),
         media_type="application/json",

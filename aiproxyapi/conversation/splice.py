@@ -8,7 +8,6 @@ import msgspec
 
 from aiproxyapi.canonical import Message, Request, Response, Role
 from aiproxyapi.formats import Format, codec_for
-from aiproxyapi.formats.openai_responses.assemble import StreamFailed, assemble_from_stream
 from aiproxyapi.formats.sse import SSEDecoder, SSEEvent
 
 __all__ = ["answer_message", "stream_answer_message", "with_history"]
@@ -46,6 +45,8 @@ def answer_message(dialect: Format, body: bytes) -> Message | None:
 
 def stream_answer_message(dialect: Format, chunks: list[bytes], *, sse: bool) -> Message | None:
     """The assistant turn of a complete stream in the client's dialect."""
+    from aiproxyapi.formats.openai_responses.assemble import StreamFailed, assemble_from_stream
+
     decoder = codec_for(dialect).stream_decoder()
     if sse:
         frames = SSEDecoder()

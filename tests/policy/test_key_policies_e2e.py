@@ -212,3 +212,18 @@ def test_plain_keys_have_no_limits(gateway: GatewayProcess, dialect: str) -> Non
         for _ in range(4)
     }
     assert statuses == {200}
+
+
+def test_model_lists_show_only_allowed_models(gateway: GatewayProcess) -> None:
+    listed = {m.id for m in chat(gateway, ALLOWED).models.list()}
+    assert listed == {"gpt-4o", "gpt-4o-mini", "claude-haiku"}
+    everything = {m.id for m in chat(gateway, CLIENT_KEY).models.list()}
+    assert everything == set(MODELS)
+    gemini_list = httpx.get(
+        f"{gateway.base_url}/v1beta/models", headers={"x-goog-api-key": ALLOWED}
+    )
+    assert {m["name"] for m in gemini_list.json()["models"]} == {
+        "models/gpt-4o",
+        "models/gpt-4o-mini",
+        "models/claude-haiku",
+    }
