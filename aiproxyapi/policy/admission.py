@@ -55,6 +55,8 @@ class Admission:
         self._store = store
         self._pending: set[asyncio.Task[None]] = set()
         self._dirty = asyncio.Event()
+        self._changes = 0
+        self._saved = 0
 
     async def admit(
         self, policy: ClientKeyPolicy | None, client: str, request_id: str, model: str
@@ -86,7 +88,9 @@ class Admission:
         )
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
-        self._dirty.set()
+        if cost_of(record) > 0:  # only spend is persisted; rates and tokens are per minute
+            self._changes += 1
+            self._dirty.set()
 
     async def release(self, client: str, request_id: str) -> None:
         """Free the reservation of a request that ended without a usage record."""
@@ -109,11 +113,15 @@ class Admission:
         self.ledger.import_spend(saved.spend)
 
     async def flush(self) -> None:
-        """Write the current spend of every key to the store."""
+        """Write the spend of every key to the store, if it changed since the last write."""
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
+        changes = self._changes
+        if changes == self._saved:
+            return
         data = msgspec.json.encode(_SpendFile(version=1, spend=self.ledger.export_spend()))
         await self._store.write_state(SPEND_DOCUMENT, data)
+        self._saved = changes
 
     async def run(self) -> None:
         """Persist spend at most once per second while it changes, until cancelled."""
