@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,7 @@ EXPIRED = "sk-policy-expired-91c2"
 FUTURE = "sk-policy-future-0d4e"
 RPM = {d: f"sk-policy-rpm-{d}-5a" for d in ("openai", "claude", "gemini", "openai-responses")}
 TPM = "sk-policy-tpm-33b1"
+BURST = "sk-policy-burst-6c70"
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +51,7 @@ def gateway(
         {"key": FUTURE, "expires": "2999-01-01T00:00:00Z"},
         *({"key": key, "rpm": 2} for key in RPM.values()),
         {"key": TPM, "tpm": 30},
+        {"key": BURST, "rpm": 10},
     ]
     config = gateway_config(openai_entry("up", upstream.base_url, ["sk-up"], MODELS), api_keys=keys)
     home: Path = tmp_path_factory.mktemp("policies")
@@ -227,3 +230,32 @@ def test_model_lists_show_only_allowed_models(gateway: GatewayProcess) -> None:
         "models/gpt-4o-mini",
         "models/claude-haiku",
     }
+
+
+def test_fifty_simultaneous_requests_admit_exactly_the_rpm(
+    gateway: GatewayProcess, upstream: FakeUpstream
+) -> None:
+    async def burst() -> list[tuple[int, int]]:
+        client = openai.AsyncOpenAI(
+            base_url=f"{gateway.base_url}/v1", api_key=BURST, max_retries=0, timeout=30
+        )
+
+        async def one() -> tuple[int, int]:
+            """The status and the Retry-After seconds (0 without one)."""
+            try:
+                await client.chat.completions.create(model="m1", messages=HI)  # type: ignore[arg-type]
+            except openai.RateLimitError as exc:
+                return 429, int(exc.response.headers["retry-after"])
+            return 200, 0
+
+        try:
+            return await asyncio.gather(*(one() for _ in range(50)))
+        finally:
+            await client.close()
+
+    answers = asyncio.run(burst())
+    statuses = [status for status, _retry in answers]
+    assert statuses.count(200) == 10
+    assert statuses.count(429) == 40
+    assert all(1 <= retry <= 60 for status, retry in answers if status == 429)
+    assert len(upstream.requests) == 10
