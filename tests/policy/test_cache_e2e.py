@@ -205,3 +205,21 @@ def _drop_keys(prefix: str) -> None:
         client.delete(*keys)
     finally:
         client.close()
+
+
+def test_a_gemini_json_array_stream_is_replayed_as_it_was(
+    gateway: GatewayProcess, upstream: FakeUpstream
+) -> None:
+    url = f"{gateway.base_url}/v1beta/models/m1:streamGenerateContent"
+    body = {"contents": [{"role": "user", "parts": [{"text": "array framing"}]}]}
+    headers = {"x-goog-api-key": CLIENT_KEY}
+    first = httpx.post(url, json=body, headers=headers, timeout=15)
+    second = httpx.post(url, json=body, headers=headers, timeout=15)
+    assert first.headers["content-type"].startswith("application/json")
+    assert first.content.lstrip().startswith(b"[")
+    assert (first.headers["x-aiproxyapi-cache"], second.headers["x-aiproxyapi-cache"]) == (
+        "miss",
+        "hit",
+    )
+    assert second.content == first.content
+    assert len(upstream.requests) == 1
