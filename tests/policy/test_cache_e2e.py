@@ -223,3 +223,22 @@ def test_a_gemini_json_array_stream_is_replayed_as_it_was(
     )
     assert second.content == first.content
     assert len(upstream.requests) == 1
+
+
+def test_a_reload_turns_the_cache_off_and_on(
+    upstream: FakeUpstream, gateway_factory: GatewayFactory
+) -> None:
+    gw = gateway_factory(_config(upstream))
+    request = gateway_request(gw.base_url, "openai", key=CLIENT_KEY)
+
+    def cache_header() -> str | None:
+        answer = httpx.post(request.url, json=request.body, headers=request.headers)
+        assert answer.status_code == 200
+        return answer.headers.get("x-aiproxyapi-cache")
+
+    assert [cache_header(), cache_header()] == ["miss", "hit"]
+    gw.rewrite_config(gateway_config(openai_entry("up", upstream.base_url, ["sk-up"], ["m1"])))
+    assert upstream.wait_until(lambda: cache_header() is None, timeout=10)
+    gw.rewrite_config(_config(upstream))
+    assert upstream.wait_until(lambda: cache_header() == "miss", timeout=10)
+    assert cache_header() == "hit"
