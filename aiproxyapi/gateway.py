@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from aiproxyapi.logs import configure_logging, set_secrets
 from aiproxyapi.policy import Admission, MemoryLedger
 from aiproxyapi.pool import PoolState
 from aiproxyapi.runtime import Runtime, RuntimeHolder, build_runtime
-from aiproxyapi.usage import UsageBook, UsageRecord, UsageStore
+from aiproxyapi.usage import UsageBook, UsageRecord, UsageStore, records_for
 from storage import FileStore, Store, StoreError
 
 __all__ = ["Gateway", "ReloadOutcome", "default_store", "log_dir_for", "usage_path_for"]
@@ -80,6 +81,8 @@ class Gateway:
         runtime = build_runtime(loaded.config, state=self.state, clients=self.clients, generation=1)
         self.holder = RuntimeHolder(runtime)
         self.usage_store = UsageStore(usage_path_for(loaded.config), self.book)
+        self.records = records_for(Path(loaded.config.auth_dir), os.environ)
+        """Every finished request, one record each (SQLite, or PostgreSQL when it is the store)."""
         self._tasks: list[asyncio.Task[None]] = []
         self._closing: set[asyncio.Task[None]] = set()
         self.reload_failures = 0
@@ -94,6 +97,7 @@ class Gateway:
     def record_usage(self, record: UsageRecord) -> None:
         """The usage sink every finished request reports to."""
         self.book.add(record)
+        self.records.add(record)
         if self.runtime.config.usage_statistics_enabled:
             self.usage_store.mark_dirty()
         self.admission.settle(record)
@@ -101,6 +105,7 @@ class Gateway:
     async def start(self) -> None:
         """Load persisted usage and start the background loops."""
         await self.store.start()
+        await self.records.start()
         if self.runtime.config.usage_statistics_enabled:
             self.usage_store.load()
         self._tasks.append(asyncio.create_task(self.usage_store.run(), name="usage-flush"))
@@ -135,6 +140,7 @@ class Gateway:
             log.error("could not persist key spend at shutdown: %s", exc)
         if self.cache is not None:
             await self.cache.close()
+        await self.records.close()
         await self.clients.aclose()
         await self.store.close()
 

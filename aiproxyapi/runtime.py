@@ -8,7 +8,8 @@ connections) lives outside the snapshot and is handed to each new one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from aiproxyapi.access import ClientKeys, check_access_safety
@@ -17,7 +18,8 @@ from aiproxyapi.credential import Credential, ProviderKind
 from aiproxyapi.executors import Executor, build_executors
 from aiproxyapi.executors.http import HttpClients
 from aiproxyapi.pool import Dispatcher, PoolState, RetryPolicy, credentials_from_config
-from aiproxyapi.routing import ModelRegistry
+from aiproxyapi.routing import Candidate, ModelRegistry
+from aiproxyapi.usage.pricing import PriceTable
 
 __all__ = ["Runtime", "RuntimeHolder", "build_runtime"]
 
@@ -35,6 +37,8 @@ class Runtime:
     dispatcher: Dispatcher
     executors: Mapping[ProviderKind, Executor]
     client_keys: ClientKeys
+    prices: PriceTable
+    """List prices with this config's `pricing` overrides."""
 
 
 def build_runtime(
@@ -48,6 +52,7 @@ def build_runtime(
     unserved = sorted({c.kind.value for c in credentials if c.kind not in executors})
     if unserved:
         log.warning("credentials of %s are loaded but no executor serves them", ", ".join(unserved))
+    prices = PriceTable(config.pricing)
     policy = RetryPolicy(
         strategy=config.routing.resolved_strategy,
         request_retry=config.request_retry,
@@ -61,10 +66,21 @@ def build_runtime(
         generation=generation,
         credentials=servable,
         registry=ModelRegistry(servable),
-        dispatcher=Dispatcher(policy, state),
+        dispatcher=Dispatcher(policy, state, price_of=_price_of(prices)),
         executors=executors,
         client_keys=ClientKeys(config.key_policies),
+        prices=prices,
     )
+
+
+def _price_of(prices: PriceTable) -> Callable[[Candidate], float]:
+    """A candidate's blended list price for the cheapest strategy; unknown prices sort last."""
+
+    def price_of(candidate: Candidate) -> float:
+        price = prices.quote(candidate.upstream_model).price
+        return price.blended if price is not None else math.inf
+
+    return price_of
 
 
 class RuntimeHolder:

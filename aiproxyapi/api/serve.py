@@ -21,8 +21,25 @@ from aiproxyapi.relay.plan import Plan
 from aiproxyapi.relay.tokens import count_tokens
 from aiproxyapi.routing import Route
 from aiproxyapi.runtime import Runtime
+from aiproxyapi.usage import UsageRecord
 
-__all__ = ["admit", "forwardable_headers", "parse_object", "serve_call", "serve_count"]
+__all__ = [
+    "COST_HEADER",
+    "LATENCY_HEADER",
+    "PRICING_HEADER",
+    "admit",
+    "cost_headers",
+    "forwardable_headers",
+    "parse_object",
+    "serve_call",
+    "serve_count",
+]
+
+COST_HEADER = "x-aiproxyapi-cost-usd"
+PRICING_HEADER = "x-aiproxyapi-pricing"
+LATENCY_HEADER = "x-aiproxyapi-latency-ms"
+"""Whole-request latency; for a stream, the latency until the upstream's first bytes."""
+
 _json = msgspec.json.Decoder()
 
 
@@ -44,6 +61,15 @@ def forwardable_headers(
 ) -> tuple[tuple[str, str], ...]:
     """The dialect headers of the client request that an upstream of its dialect should see."""
     return tuple((name, request.headers[name]) for name in names if name in request.headers)
+
+
+def cost_headers(record: UsageRecord) -> dict[str, str]:
+    """The cost, its pricing basis and the gateway latency of an answered request."""
+    return {
+        COST_HEADER: f"{record.cost_usd:.10f}".rstrip("0").rstrip(".") or "0",
+        PRICING_HEADER: record.pricing or "unknown",
+        LATENCY_HEADER: f"{record.latency_ms:.1f}",
+    }
 
 
 def _route(runtime: Runtime, model: str) -> Route | None:
@@ -92,7 +118,8 @@ async def _serve_admitted(
     call = await shortcuts.splice_history(request)
     hit = await shortcuts.lookup(request, route.model if route is not None else "")
     if hit is not None:
-        return shortcuts.replay(hit)
+        assert shortcuts.record is not None
+        return shortcuts.replay(hit, cost_headers(shortcuts.record))
     try:
         result = await until_disconnect(request, relay(runtime, inbound, call, shortcuts.sink))
     except ClientGone:
@@ -103,6 +130,9 @@ async def _serve_admitted(
     if shortcuts.cache_on:
         headers[CACHE_HEADER] = "miss"
     if isinstance(result, Streaming):
+        # A stream's cost is known only once it ends: it is in the usage record, not a header.
+        if result.first_byte_ms is not None:
+            headers[LATENCY_HEADER] = f"{result.first_byte_ms:.1f}"
         media = result.media_type
 
         async def keep(parts: list[bytes]) -> None:
@@ -114,6 +144,8 @@ async def _serve_admitted(
             headers={**STREAM_HEADERS, **headers},
         )
     await shortcuts.keep(CachedAnswer(result.status, result.content_type, False, [result.body]))
+    if result.record is not None:
+        headers.update(cost_headers(result.record))
     return Response(
         result.body, status_code=result.status, media_type=result.content_type, headers=headers
     )

@@ -32,11 +32,13 @@ from aiproxyapi.runtime import Runtime
 from aiproxyapi.usage import UsageRecord
 from storage import StoreError
 
-__all__ = ["CACHE_HEADER", "STREAM_HEADERS", "Shortcuts", "finish_after"]
+__all__ = ["CACHE_HEADER", "CACHE_PRICING", "STREAM_HEADERS", "Shortcuts", "finish_after"]
 
 log = logging.getLogger("aiproxyapi.api")
 
 CACHE_HEADER = "x-aiproxyapi-cache"
+CACHE_PRICING = "cache"
+"""The pricing basis of an answer served from the response cache: no upstream cost."""
 STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
@@ -98,7 +100,8 @@ class Shortcuts:
             return None
         hit = await cache.get(self.key)
         if hit is not None:
-            self.gateway.record_usage(self._hit_record())
+            self.record = self._hit_record()
+            self.gateway.record_usage(self.record)
         return hit
 
     def sink(self, record: UsageRecord) -> None:
@@ -132,9 +135,9 @@ class Shortcuts:
             except StoreError as exc:
                 log.error("conversation %s not saved: %s", self.conversation, exc)
 
-    def replay(self, hit: CachedAnswer) -> Response[bytes] | Stream:
-        """A cached answer as the client first received it."""
-        headers = {"x-request-id": self.inbound.request_id, CACHE_HEADER: "hit"}
+    def replay(self, hit: CachedAnswer, extra: dict[str, str]) -> Response[bytes] | Stream:
+        """A cached answer as the client first received it, with `extra` headers."""
+        headers = {**extra, "x-request-id": self.inbound.request_id, CACHE_HEADER: "hit"}
         if hit.stream:
             return Stream(
                 _chunks(hit.chunks),
@@ -161,6 +164,7 @@ class Shortcuts:
             failed=False,
             stream=self.call.stream,
             cache_hit=True,
+            pricing=CACHE_PRICING,
         )
 
 

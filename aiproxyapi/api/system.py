@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
+from typing import NoReturn
 
 import msgspec
 from litestar import Response, get, head
@@ -10,7 +12,9 @@ from litestar import Response, get, head
 from aiproxyapi import __version__
 from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.api.guard import gateway_of
-from aiproxyapi.errors import ClientRequestError
+from aiproxyapi.errors import ClientRequestError, GatewayError
+from aiproxyapi.usage import export_csv
+from aiproxyapi.usage.records import RecordsUnavailable
 
 __all__ = ["banner", "health", "health_head", "usage"]
 
@@ -44,18 +48,56 @@ async def health_head() -> None:
 
 @get("/usage")
 async def usage(request: HttpRequest) -> Response[bytes]:
-    """Usage totals and breakdowns; from this machine only."""
+    """Usage totals and breakdowns, `?from=YYYY-MM-DD&to=...`, `format=csv`; local callers only.
+
+    `usage` is the in-memory book (since start, or since the persisted file); `records` is the
+    per-request store's breakdown of the requested day range (UTC, inclusive).
+    """
     peer = request.client.host if request.client else ""
     if not _is_loopback(peer):
         raise ClientRequestError(
             "usage is only served to local callers", status=403, code="forbidden"
         )
     gateway = gateway_of(request)
+    start = _day(request.query_params.get("from"), "from")
+    end = _day(request.query_params.get("to"), "to")
+    if start and end and start > end:
+        raise ClientRequestError("`from` must not be after `to`", param="from")
+    kind = (request.query_params.get("format") or "json").lower()
+    if kind not in ("json", "csv"):
+        raise ClientRequestError("`format` is json or csv", param="format")
+    # What was answered before this call is counted in it (unless the store is stuck).
+    await gateway.records.flush(wait_seconds=2.0)
+    try:
+        if kind == "csv":
+            records = await gateway.records.fetch(start, end)
+            disposition = {"content-disposition": 'attachment; filename="usage.csv"'}
+            return Response(export_csv(records), media_type="text/csv", headers=disposition)
+        breakdown = await gateway.records.breakdown(start, end)
+    except RecordsUnavailable as exc:
+        raise GatewayError(
+            f"usage records are unavailable: {exc}", status=503, code="usage_unavailable"
+        ) from None
     body = {
         "persisted": gateway.runtime.config.usage_statistics_enabled,
         "usage": gateway.book.snapshot(),
+        "records": breakdown,
     }
     return Response(msgspec.json.encode(body), media_type=_JSON)
+
+
+def _day(value: str | None, name: str) -> str | None:
+    """A `YYYY-MM-DD` query value, checked; None when absent."""
+    if not value:
+        return None
+    try:
+        return datetime.date.fromisoformat(value).isoformat() if len(value) == 10 else _bad(name)
+    except ValueError:
+        return _bad(name)
+
+
+def _bad(name: str) -> NoReturn:
+    raise ClientRequestError(f"`{name}` must be a date written YYYY-MM-DD", param=name)
 
 
 def _is_loopback(host: str) -> bool:

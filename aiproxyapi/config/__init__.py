@@ -7,6 +7,7 @@ the key path and line, and report CLIProxyAPI keys that are not supported yet as
 """
 
 from aiproxyapi.config.load import ConfigError, LoadedConfig, load_config, parse_config
+from aiproxyapi.config.pricing import PRESET_BASE_URLS, ModelPrice, preset_base_url
 from aiproxyapi.config.schema import (
     Config,
     Limits,
@@ -21,11 +22,13 @@ from aiproxyapi.config.schema import (
 )
 
 __all__ = [
+    "PRESET_BASE_URLS",
     "Config",
     "ConfigError",
     "Limits",
     "LoadedConfig",
     "ModelAlias",
+    "ModelPrice",
     "OpenAICompatEntry",
     "OpenAICompatKey",
     "ProviderKeyEntry",
@@ -35,4 +38,5 @@ __all__ = [
     "Timeouts",
     "load_config",
     "parse_config",
+    "preset_base_url",
 ]

@@ -13,6 +13,7 @@ import msgspec
 
 from aiproxyapi.config.client_keys import ClientKeyPolicy
 from aiproxyapi.config.features import Cache, Conversations
+from aiproxyapi.config.pricing import ModelPrice, preset_base_url
 
 __all__ = [
     "Config",
@@ -39,6 +40,7 @@ class RoutingStrategy(enum.Enum):
     ROUND_ROBIN = "round-robin"
     FILL_FIRST = "fill-first"
     WEIGHTED_ROUND_ROBIN = "weighted-round-robin"
+    CHEAPEST = "cheapest"
 
 
 _STRATEGY_ALIASES: dict[str, RoutingStrategy] = {
@@ -52,6 +54,7 @@ _STRATEGY_ALIASES: dict[str, RoutingStrategy] = {
     "weighted-round-robin": RoutingStrategy.WEIGHTED_ROUND_ROBIN,
     "weightedroundrobin": RoutingStrategy.WEIGHTED_ROUND_ROBIN,
     "wrr": RoutingStrategy.WEIGHTED_ROUND_ROBIN,
+    "cheapest": RoutingStrategy.CHEAPEST,
 }
 
 
@@ -104,7 +107,8 @@ class OpenAICompatEntry(_Node, frozen=True):
     """One `openai-compatibility[]` provider: a base URL shared by several keys."""
 
     name: str
-    base_url: str
+    base_url: str = ""
+    """Required unless `name` is a preset (openai, openrouter, mistral, xai, deepseek, groq)."""
     api_key_entries: tuple[OpenAICompatKey, ...] = ()
     prefix: str = ""
     headers: dict[str, str] = msgspec.field(default_factory=dict)
@@ -116,9 +120,17 @@ class OpenAICompatEntry(_Node, frozen=True):
     def __post_init__(self) -> None:
         if not self.name.strip():
             raise ValueError("`name` must not be empty")
-        _check_base_url(self.base_url)
+        if not self.base_url and not preset_base_url(self.name):
+            raise ValueError(f"`base-url` is required: {self.name!r} is not a provider preset")
+        if self.base_url:
+            _check_base_url(self.base_url)
         _check_prefix(self.prefix)
         _check_headers(self.headers)
+
+    @property
+    def resolved_base_url(self) -> str:
+        """The base URL as written, else the preset's."""
+        return self.base_url or preset_base_url(self.name)
 
 
 class ProviderKeyEntry(_Node, frozen=True):
@@ -209,6 +221,7 @@ class Config(_Node, frozen=True):
     gemini_api_key: tuple[ProviderKeyEntry, ...] = ()
     codex_api_key: tuple[ProviderKeyEntry, ...] = ()
     vertex_api_key: tuple[ProviderKeyEntry, ...] = ()
+    pricing: dict[str, ModelPrice] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

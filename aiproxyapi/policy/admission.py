@@ -34,7 +34,7 @@ class _SpendFile(msgspec.Struct):
 
 def cost_of(record: UsageRecord) -> float:
     """The USD cost of one usage record, as budgets count it."""
-    return float(getattr(record, "cost_usd", 0.0) or 0.0)
+    return record.cost_usd
 
 
 def limits_of(policy: ClientKeyPolicy) -> KeyLimits:

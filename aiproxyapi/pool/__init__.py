@@ -1,7 +1,8 @@
 """The credential pool: pick a credential, judge failures by blame, cool down, retry, fail over.
 
-Built from small parts: credential records, a pure cooldown policy, selectors, the state that
-outlives reloads, and one dispatcher that owns the retry loop.
+Built from small parts: credential records, a pure cooldown policy, selectors (round-robin,
+fill-first, weighted, cheapest), the state that outlives reloads, and one dispatcher that owns
+the retry loop.
 """
 
 from aiproxyapi.credential import ApiKeyCredential, Credential, ProviderKind

@@ -23,6 +23,7 @@ from aiproxyapi.errors import (
     UpstreamError,
     UpstreamFailure,
 )
+from aiproxyapi.pool.cheapest import PriceOf
 from aiproxyapi.pool.cooldown import Verdict, judge
 from aiproxyapi.pool.selector import pick
 from aiproxyapi.pool.state import PoolState
@@ -51,9 +52,13 @@ class RetryPolicy:
 class Dispatcher:
     """Runs attempts over a route's candidates until one succeeds or the policy gives up."""
 
-    def __init__(self, policy: RetryPolicy, state: PoolState) -> None:
+    def __init__(
+        self, policy: RetryPolicy, state: PoolState, *, price_of: PriceOf | None = None
+    ) -> None:
         self.policy = policy
         self.state = state
+        self.price_of = price_of
+        """Candidate prices for the cheapest strategy."""
 
     async def dispatch(self, route: Route, attempt: Attempt[T]) -> T:
         """Run `attempt` on candidates in pool order; return the first success."""
@@ -63,7 +68,11 @@ class Dispatcher:
             tried: set[str] = set()
             while not policy.max_retry_credentials or len(tried) < policy.max_retry_credentials:
                 candidate = pick(
-                    policy.strategy, self.state, route.model, self._available(route, tried)
+                    policy.strategy,
+                    self.state,
+                    route.model,
+                    self._available(route, tried),
+                    self.price_of,
                 )
                 if candidate is None:
                     break

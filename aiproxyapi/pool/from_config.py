@@ -40,15 +40,16 @@ def _openai_compat(config: Config) -> Iterator[Credential]:
     for entry in config.openai_compatibility:
         if entry.disabled:
             continue
+        base_url = entry.resolved_base_url
         for key in entry.api_key_entries:
             secret = key.api_key.strip()
             yield ApiKeyCredential(
-                id=_credential_id(ProviderKind.OPENAI_COMPAT, entry.base_url, secret, entry.name),
+                id=_credential_id(ProviderKind.OPENAI_COMPAT, base_url, secret, entry.name),
                 kind=ProviderKind.OPENAI_COMPAT,
                 provider=entry.name,
                 label=f"{entry.name}/key-{fingerprint(secret)}",
                 api_key=Secret(secret),
-                base_url=entry.base_url.rstrip("/"),
+                base_url=base_url.rstrip("/"),
                 proxy_url=key.proxy_url,
                 headers=tuple(entry.headers.items()),
                 prefix=entry.prefix.strip("/"),

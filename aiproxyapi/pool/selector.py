@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aiproxyapi.config import RoutingStrategy
+from aiproxyapi.pool.cheapest import PriceOf, cheapest
 from aiproxyapi.pool.state import PoolState
 from aiproxyapi.routing import Candidate
 
@@ -16,6 +17,7 @@ def pick(
     state: PoolState,
     cursor: str,
     available: Sequence[Candidate],
+    price_of: PriceOf | None = None,
 ) -> Candidate | None:
     """Choose among available candidates: the highest priority tier first, then the strategy."""
     if strategy is RoutingStrategy.WEIGHTED_ROUND_ROBIN:
@@ -29,6 +31,8 @@ def pick(
         return tier[0]
     if strategy is RoutingStrategy.WEIGHTED_ROUND_ROBIN:
         return _smooth_weighted(state, cursor, tier)
+    if strategy is RoutingStrategy.CHEAPEST:
+        return cheapest(state, cursor, tier, price_of)
     return _round_robin(state, cursor, tier)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import msgspec
 
 from aiproxyapi.canonical import Usage
@@ -44,8 +46,11 @@ async def complete(runtime: Runtime, inbound: Inbound, plan: Plan, sink: UsageSi
         return candidate, Completed(200, msgspec.json.encode(body)), answer.usage
 
     candidate, answer, usage = await runtime.dispatcher.dispatch(plan.route, attempt)
-    sink(build_record(inbound, plan.route, candidate, usage, answer.status, stream=False))
-    return answer
+    record = build_record(
+        inbound, plan.route, candidate, usage, answer.status, stream=False, prices=runtime.prices
+    )
+    sink(record)
+    return dataclasses.replace(answer, record=record)
 
 
 def _passthrough_usage(dialect: Format, raw: bytes) -> Usage | None:

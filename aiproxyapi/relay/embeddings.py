@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import msgspec
@@ -68,5 +69,8 @@ async def embed(
         sink(build_record(inbound, route, None, None, error.status, stream=False))
         raise
     # Counted under the credential that served it, like every other request.
-    sink(build_record(inbound, route, candidate, None, answer.status, stream=False))
-    return answer
+    record = build_record(
+        inbound, route, candidate, None, answer.status, stream=False, prices=runtime.prices
+    )
+    sink(record)
+    return dataclasses.replace(answer, record=record)

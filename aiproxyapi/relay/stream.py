@@ -32,6 +32,7 @@ from aiproxyapi.relay.types import (
 )
 from aiproxyapi.routing import Candidate
 from aiproxyapi.runtime import Runtime
+from aiproxyapi.usage.pricing import PriceTable
 
 __all__ = ["open_stream"]
 
@@ -72,9 +73,9 @@ async def open_stream(runtime: Runtime, inbound: Inbound, plan: Plan, sink: Usag
     )
     media = "text/event-stream" if call.sse else "application/json"
     keepalive = runtime.config.streaming.keepalive_seconds
-    return Streaming(
-        _pump(relay, opened, inbound, plan, sink, keepalive=keepalive), media_type=media
-    )
+    first_byte_ms = (time.perf_counter() - inbound.started) * 1000.0
+    pump = _pump(relay, opened, inbound, plan, sink, keepalive=keepalive, prices=runtime.prices)
+    return Streaming(pump, media_type=media, first_byte_ms=first_byte_ms)
 
 
 class _PassthroughRelay:
@@ -220,6 +221,7 @@ async def _pump(
     sink: UsageSink,
     *,
     keepalive: float,
+    prices: PriceTable,
 ) -> AsyncIterator[bytes]:
     decoder = SSEDecoder()
     first_byte: float | None = None
@@ -256,5 +258,6 @@ async def _pump(
                 status,
                 stream=True,
                 first_byte=first_byte,
+                prices=prices,
             )
         )

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiproxyapi.canonical import Usage
+from aiproxyapi.credential import Credential
 from aiproxyapi.formats import Format
 from aiproxyapi.routing import Candidate, Route
-from aiproxyapi.usage.record import UsageRecord
+from aiproxyapi.usage.pricing import SUBSCRIPTION, PriceTable, cost_of
+from aiproxyapi.usage.record import TokenCounts, UsageRecord
 
 __all__ = [
     "CLIENT_CLOSED",
@@ -59,6 +61,8 @@ class Completed:
     status: int
     body: bytes
     content_type: str = "application/json"
+    record: UsageRecord | None = None
+    """The request's usage record, for the cost and latency response headers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,8 @@ class Streaming:
 
     chunks: AsyncIterator[bytes]
     media_type: str = "text/event-stream"
+    first_byte_ms: float | None = None
+    """Gateway latency until the upstream's first bytes; the cost is known only at the end."""
 
 
 def build_record(
@@ -78,11 +84,28 @@ def build_record(
     *,
     stream: bool,
     first_byte: float | None = None,
+    prices: PriceTable | None = None,
 ) -> UsageRecord:
-    """The usage record of one finished request."""
+    """The usage record of one finished request, priced when a credential served it."""
     now = time.perf_counter()
     usage = usage or Usage()
     credential = candidate.credential if candidate else None
+    tokens = TokenCounts(
+        input_tokens=usage.input,
+        output_tokens=usage.output,
+        reasoning_tokens=usage.reasoning,
+        cached_tokens=usage.cached,
+        total_tokens=usage.total,
+    )
+    cost, pricing = 0.0, ""
+    if candidate is not None and prices is not None:
+        quote = prices.quote(candidate.upstream_model, route.model if route else "")
+        cost = cost_of(quote.price, tokens, usage.cache_write)
+        pricing = (
+            SUBSCRIPTION
+            if quote.price and _is_subscription(candidate.credential)
+            else (quote.basis)
+        )
     return UsageRecord(
         timestamp=time.time(),
         request_id=inbound.request_id,
@@ -97,9 +120,17 @@ def build_record(
         reasoning_tokens=usage.reasoning,
         cached_tokens=usage.cached,
         total_tokens=usage.total,
+        cache_write_tokens=usage.cache_write,
         latency_ms=(now - inbound.started) * 1000.0,
         ttft_ms=None if first_byte is None else (first_byte - inbound.started) * 1000.0,
         status=status,
         failed=status >= 400,
         stream=stream,
+        cost_usd=cost,
+        pricing=pricing,
     )
+
+
+def _is_subscription(credential: Credential) -> bool:
+    """Whether a credential is a subscription account (OAuth) rather than a metered API key."""
+    return type(credential).__struct_config__.tag != "api-key"

@@ -8,6 +8,7 @@ import msgspec
 
 from aiproxyapi.credential import Credential
 from aiproxyapi.errors import ClientRequestError
+from aiproxyapi.routing.infer import infer_candidates
 from aiproxyapi.routing.names import Thinking, match_wildcard, split_thinking_suffix
 
 __all__ = ["Candidate", "ModelEntry", "ModelRegistry", "Route"]
@@ -43,12 +44,22 @@ class Route(msgspec.Struct, frozen=True):
     thinking: Thinking | None = None
 
 
+_INFERRED_LIMIT = 1024
+
+
 class ModelRegistry:
-    """Maps every routable client model name to its candidates, built once per config."""
+    """Maps every routable client model name to its candidates, built once per config.
+
+    Names no entry lists are routed by name to the credentials that declare no `models`
+    (see :mod:`aiproxyapi.routing.infer`); those routes are cached per name.
+    """
 
     def __init__(self, credentials: Iterable[Credential]) -> None:
         table: dict[str, list[Candidate]] = {}
         owners: dict[str, str] = {}
+        credentials = tuple(credentials)
+        self._catalogue = tuple(c for c in credentials if not c.models)
+        self._inferred: dict[str, tuple[Candidate, ...]] = {}
         for credential in credentials:
             for name, upstream in _served_models(credential):
                 for visible in _visible_names(credential, name):
@@ -65,6 +76,12 @@ class ModelRegistry:
         if candidates is None:
             model, thinking = split_thinking_suffix(requested)
             candidates = self._table.get(model) if thinking is not None else None
+        if not candidates and self._catalogue:
+            base, suffix = split_thinking_suffix(requested)
+            if suffix is not None:
+                model, thinking, candidates = base, suffix, self._infer(base)
+            if not candidates:
+                model, thinking, candidates = requested, None, self._infer(requested)
         if not candidates:
             raise ClientRequestError(
                 f"The model `{requested}` does not exist or is not served by this gateway.",
@@ -73,6 +90,15 @@ class ModelRegistry:
                 param="model",
             )
         return Route(requested=requested, model=model, candidates=candidates, thinking=thinking)
+
+    def _infer(self, model: str) -> tuple[Candidate, ...]:
+        found = self._inferred.get(model)
+        if found is None:
+            found = tuple(Candidate(c, up) for c, up in infer_candidates(self._catalogue, model))
+            if len(self._inferred) >= _INFERRED_LIMIT:
+                self._inferred.clear()  # client-chosen names must not grow this without bound
+            self._inferred[model] = found
+        return found
 
     def entries(self) -> Sequence[ModelEntry]:
         """Every routable model, in the order the config declares them."""

@@ -32,6 +32,7 @@ class Tally(msgspec.Struct, kw_only=True):
     total_tokens: int = 0
     latency_ms_total: float = 0.0
     """Sum of latencies; divide by ``requests`` for the mean."""
+    cost_usd: float = 0.0
 
     def add(self, record: UsageRecord) -> None:
         """Count one record."""
@@ -46,6 +47,7 @@ class Tally(msgspec.Struct, kw_only=True):
         self.cached_tokens += record.cached_tokens
         self.total_tokens += record.total_tokens
         self.latency_ms_total += record.latency_ms
+        self.cost_usd += record.cost_usd
 
     def merge(self, other: Tally) -> None:
         """Add every counter of ``other`` into this tally."""
@@ -58,6 +60,7 @@ class Tally(msgspec.Struct, kw_only=True):
         self.cached_tokens += other.cached_tokens
         self.total_tokens += other.total_tokens
         self.latency_ms_total += other.latency_ms_total
+        self.cost_usd += other.cost_usd
 
 
 class UsageSnapshot(msgspec.Struct, frozen=True, kw_only=True):

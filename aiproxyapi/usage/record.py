@@ -40,6 +40,8 @@ class UsageRecord(msgspec.Struct, frozen=True, kw_only=True):
     reasoning_tokens: int = 0
     cached_tokens: int = 0
     total_tokens: int = 0
+    cache_write_tokens: int = 0
+    """Prompt tokens written to the provider's cache (a part of ``input_tokens``)."""
     latency_ms: float
     ttft_ms: float | None = None
     """Time to first byte sent to the client; None for non-streamed or failed-before-first-byte."""
@@ -47,6 +49,11 @@ class UsageRecord(msgspec.Struct, frozen=True, kw_only=True):
     """The HTTP status the client received (a mid-stream failure keeps its 200)."""
     failed: bool
     stream: bool = False
+    cost_usd: float = 0.0
+    """What the answer cost at the price ``pricing`` names (0 when unpriced or failed early)."""
+    pricing: str = ""
+    """How ``cost_usd`` was priced: ``list``, ``override``, ``unknown`` or
+    ``subscription-equivalent``; empty when no credential served the request."""
     cache_hit: bool = False
     """Answered from the response cache: no upstream call, no tokens, no cost."""
 

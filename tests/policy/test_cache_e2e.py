@@ -82,6 +82,10 @@ def test_a_repeated_request_is_a_hit_with_identical_bytes_and_no_upstream_call(
     assert second.headers["x-aiproxyapi-cache"] == "hit"
     assert second.content == first.content
     assert second.headers["content-type"] == first.headers["content-type"]
+    assert (second.headers["x-aiproxyapi-cost-usd"], second.headers["x-aiproxyapi-pricing"]) == (
+        "0",
+        "cache",
+    )
     assert len(upstream.requests) == 1
     if stream:
         assert first.headers["content-type"].startswith("text/event-stream")
