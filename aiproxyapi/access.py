@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
+import time
 from collections.abc import Iterable, Mapping
 
+from aiproxyapi.config.client_keys import ClientKeyPolicy
 from aiproxyapi.errors import ClientRequestError
 from aiproxyapi.secret import fingerprint
 
-__all__ = ["ClientKeys", "UnsafeConfigError", "check_access_safety", "is_loopback_host"]
+__all__ = [
+    "ClientKeys",
+    "UnsafeConfigError",
+    "check_access_safety",
+    "check_model",
+    "is_loopback_host",
+    "model_allowed",
+]
 
 # The sample keys CLIProxyAPI ships; a gateway that accepts them is open to anyone who read its docs.
 _PLACEHOLDER_KEYS = frozenset({"your-api-key-1", "your-api-key-2", "your-api-key-3"})
@@ -26,10 +36,17 @@ class ClientKeys:
     one, so response timing tells an attacker nothing about the keys.
     """
 
-    __slots__ = ("_labels",)
+    __slots__ = ("_labels", "_policies")
 
-    def __init__(self, keys: Iterable[str]) -> None:
-        self._labels = {_digest(key): f"key-{fingerprint(key)}" for key in keys}
+    def __init__(self, keys: Iterable[str | ClientKeyPolicy]) -> None:
+        policies = [ClientKeyPolicy(key=k) if isinstance(k, str) else k for k in keys]
+        self._labels = {_digest(p.key): f"key-{fingerprint(p.key)}" for p in policies}
+        # The label is how the rest of the gateway names a key, so policies are found by it.
+        self._policies = {f"key-{fingerprint(p.key)}": p for p in policies}
+
+    def policy(self, label: str) -> ClientKeyPolicy | None:
+        """The policy of an authenticated caller's key (None for an open gateway)."""
+        return self._policies.get(label)
 
     @property
     def open(self) -> bool:
@@ -54,7 +71,42 @@ class ClientKeys:
             raise ClientRequestError(
                 "Invalid API key.", status=401, code="invalid_api_key", kind="authentication_error"
             )
+        expires_at = self._policies[label].expires_at
+        if expires_at is not None and time.time() >= expires_at:
+            raise ClientRequestError(
+                f"This API key expired ({self._policies[label].expires}); ask for a new one.",
+                status=401,
+                code="expired_api_key",
+                kind="authentication_error",
+            )
         return label
+
+
+def _pattern(model_glob: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(piece) for piece in model_glob.split("*")))
+
+
+def model_allowed(policy: ClientKeyPolicy | None, *names: str) -> bool:
+    """Whether one of the model's names is on the key's allow-list (no list: every model)."""
+    if policy is None or not policy.models:
+        return True
+    return any(
+        _pattern(glob.strip()).fullmatch(name) for glob in policy.models for name in names if name
+    )
+
+
+def check_model(policy: ClientKeyPolicy | None, *names: str) -> None:
+    """Refuse with a 403 unless one of the model's names is on the key's allow-list."""
+    if model_allowed(policy, *names):
+        return
+    assert policy is not None
+    raise ClientRequestError(
+        f"This API key may not use model {names[0]!r}; it may use: {', '.join(policy.models)}.",
+        status=403,
+        code="model_not_allowed",
+        kind="permission_error",
+        param="model",
+    )
 
 
 def _digest(key: str) -> bytes:

@@ -23,9 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiproxyapi.access import UnsafeConfigError
+from aiproxyapi.cache import ResponseCache, build_cache
 from aiproxyapi.config import Config, ConfigError, LoadedConfig, load_config
+from aiproxyapi.conversation import ConversationStore
 from aiproxyapi.executors import HttpClients
 from aiproxyapi.logs import configure_logging, set_secrets
+from aiproxyapi.policy import Admission, MemoryLedger
 from aiproxyapi.pool import PoolState
 from aiproxyapi.runtime import Runtime, RuntimeHolder, build_runtime
 from aiproxyapi.usage import UsageBook, UsageRecord, UsageStore, records_for
@@ -95,6 +98,10 @@ class Gateway:
         self.state = PoolState()
         self.clients = HttpClients()
         self.book = UsageBook()
+        self.admission = Admission(MemoryLedger(), self.store)
+        """Key policies: rates, budgets and their persisted spend."""
+        self.conversations = ConversationStore(self.store)
+        self.cache: ResponseCache | None = build_cache(loaded.config.cache)
         self._digest = loaded.digest
         self._generation = 1
         runtime = build_runtime(loaded.config, state=self.state, clients=self.clients, generation=1)
@@ -106,6 +113,7 @@ class Gateway:
         self.metrics: GatewayMetrics | None = None
         """Created when `metrics.enable` is first true; fed at the end of every request."""
         self.reloads = 0
+        self._closing: set[asyncio.Task[None]] = set()
         self.reload_failures = 0
         self.last_reload_error = ""
         self._apply_side_effects(None, runtime)
@@ -123,6 +131,7 @@ class Gateway:
             self.metrics.observe(record)
         if self.runtime.config.usage_statistics_enabled:
             self.usage_store.mark_dirty()
+        self.admission.settle(record)
 
     def store_health(self) -> StoreHealth:
         """The store's backend kind, ok/degraded/down, queued writes and last error (redacted)."""
@@ -142,6 +151,8 @@ class Gateway:
         if not isinstance(self.store, FileStore):
             # A file store's config changes are the file edits the watcher below sees.
             self._tasks.append(asyncio.create_task(self._follow_config(), name="store-config"))
+        await self.admission.load()
+        self._tasks.append(asyncio.create_task(self.admission.run(), name="key-spend-flush"))
         if self.config_path is not None:
             from aiproxyapi.watch import watch_config
 
@@ -179,6 +190,12 @@ class Gateway:
                 await self.usage_store.flush()
             except (OSError, StoreError) as exc:
                 log.error("could not persist usage statistics at shutdown: %s", exc)
+        try:
+            await self.admission.flush()
+        except (StoreError, OSError) as exc:
+            log.error("could not persist key spend at shutdown: %s", exc)
+        if self.cache is not None:
+            await self.cache.close()
         await self.records.close()
         await self.clients.aclose()
         await self.store.close()
@@ -262,6 +279,8 @@ class Gateway:
             configure_logging(debug=config.debug, log_dir=log_dir, json_lines=json_lines)
         if old is None:
             return
+        if old.config.cache != config.cache:
+            self._replace_cache(build_cache(config.cache))
         for key in _RESTART_KEYS:
             if getattr(old.config, key) != getattr(config, key):
                 log.warning("%s changed: takes effect after a restart", key.replace("_", "-"))
@@ -276,6 +295,15 @@ class Gateway:
         await self.usage_store.load_async()
         self.usage_store.mark_dirty()
 
+    def _replace_cache(self, cache: ResponseCache | None) -> None:
+        old, self.cache = self.cache, cache
+        with contextlib.suppress(RuntimeError):  # no loop: nothing was ever connected
+            if old is None:
+                return
+            task = asyncio.get_running_loop().create_task(old.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
 
 def _secrets_of(runtime: Runtime) -> list[str]:
     secrets = [c.api_key.reveal() for c in runtime.credentials]
@@ -283,12 +311,14 @@ def _secrets_of(runtime: Runtime) -> list[str]:
     # The management secret (plaintext until it is hashed, then its hash) and the password.
     secrets.append(runtime.config.management.secret_key.strip())
     secrets.append(os.environ.get("MANAGEMENT_PASSWORD", ""))
+    if runtime.config.cache.redis_url:
+        secrets.append(runtime.config.cache.redis_url)  # may carry a password
     return secrets
 
 
 def _changed_keys(old: Config, new: Config) -> list[str]:
     return [
-        name.replace("_", "-")
-        for name in Config.__struct_fields__
+        key
+        for name, key in zip(Config.__struct_fields__, Config.__struct_encode_fields__, strict=True)
         if getattr(old, name) != getattr(new, name)
     ]

@@ -68,7 +68,7 @@ def build_runtime(
         registry=ModelRegistry(servable),
         dispatcher=Dispatcher(policy, state, price_of=_price_of(prices)),
         executors=executors,
-        client_keys=ClientKeys(config.api_keys),
+        client_keys=ClientKeys(config.key_policies),
         prices=prices,
     )
 

@@ -122,3 +122,60 @@ def test_no_keys_on_loopback_is_allowed(host: str) -> None:
 def test_real_keys_are_allowed_anywhere() -> None:
     check_access_safety("0.0.0.0", [KEY])
     check_access_safety("", [KEY, OTHER])
+
+
+# -- key policies: expiry and model allow-lists -----------------------------------------------
+
+
+def test_an_expired_key_is_refused_with_its_own_code() -> None:
+    from aiproxyapi.config.client_keys import ClientKeyPolicy
+
+    keys = ClientKeys(
+        [
+            ClientKeyPolicy(key=KEY, expires="2020-01-01"),
+            ClientKeyPolicy(key=OTHER, expires="2999-12-31T23:00:00+02:00"),
+        ]
+    )
+    with pytest.raises(ClientRequestError) as refused:
+        keys.authenticate({"x-api-key": KEY}, {})
+    assert (refused.value.status, refused.value.code) == (401, "expired_api_key")
+    assert KEY not in refused.value.message
+    label = keys.authenticate({"x-api-key": OTHER}, {})
+    policy = keys.policy(label)
+    assert policy is not None
+    assert policy.key == OTHER
+
+
+@pytest.mark.parametrize(
+    ("patterns", "model", "allowed"),
+    [
+        ((), "anything", True),
+        (("gpt-4o*",), "gpt-4o-mini", True),
+        (("gpt-4o*",), "gpt-4", False),
+        (("*-mini",), "gpt-4o-mini", True),
+        (("claude-*-4-5",), "claude-sonnet-4-5", True),
+        (("claude-*-4-5",), "claude-sonnet-4-5-latest", False),
+        (("gpt-4.1",), "gpt-411", False),  # a dot is a dot, not any character
+        (("m?",), "m1", False),  # only `*` is a wildcard
+    ],
+)
+def test_model_allow_list_wildcards(patterns: tuple[str, ...], model: str, allowed: bool) -> None:
+    from aiproxyapi.access import check_model, model_allowed
+    from aiproxyapi.config.client_keys import ClientKeyPolicy
+
+    policy = ClientKeyPolicy(key=KEY, models=patterns)
+    assert model_allowed(policy, model) is allowed
+    if allowed:
+        check_model(policy, model)
+    else:
+        with pytest.raises(ClientRequestError) as refused:
+            check_model(policy, model)
+        assert (refused.value.status, refused.value.code) == (403, "model_not_allowed")
+
+
+def test_a_resolved_name_on_the_list_is_enough() -> None:
+    from aiproxyapi.access import model_allowed
+    from aiproxyapi.config.client_keys import ClientKeyPolicy
+
+    policy = ClientKeyPolicy(key=KEY, models=("gpt-4o",))
+    assert model_allowed(policy, "gpt-4o(high)", "gpt-4o")

@@ -8,6 +8,12 @@ from litestar.exceptions import HTTPException
 
 from aiproxyapi.api.claude import count_message_tokens, messages
 from aiproxyapi.api.completions import completions, embeddings
+from aiproxyapi.api.conversation import (
+    clear_conversation,
+    clear_default_conversation,
+    show_conversation,
+    show_default_conversation,
+)
 from aiproxyapi.api.errors import render_gateway_error, render_http_exception, render_unexpected
 from aiproxyapi.api.gemini import gemini_model, gemini_models, gemini_post
 from aiproxyapi.api.metrics import metrics
@@ -45,6 +51,10 @@ def create_app(gateway: Gateway) -> Litestar:
             panel_page,
             panel_asset,
             management_router(management),
+            show_default_conversation,
+            show_conversation,
+            clear_default_conversation,
+            clear_conversation,
         ],
         exception_handlers={
             GatewayError: render_gateway_error,

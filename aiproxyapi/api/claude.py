@@ -9,6 +9,7 @@ from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.api.body import read_json_body
 from aiproxyapi.api.guard import begin
 from aiproxyapi.api.serve import forwardable_headers, parse_object, serve_call, serve_count
+from aiproxyapi.api.teach import check_body
 from aiproxyapi.errors import ClientRequestError
 from aiproxyapi.formats import Format
 from aiproxyapi.relay import ClientCall, Inbound
@@ -36,6 +37,7 @@ async def messages(request: HttpRequest) -> Response[bytes] | Stream:
     model = _model_of(body)
     if not isinstance(body.get("messages"), list):
         raise ClientRequestError("`messages` is required and must be an array", param="messages")
+    check_body("messages", body)
     call = ClientCall(
         Format.CLAUDE,
         body,
@@ -50,8 +52,9 @@ async def messages(request: HttpRequest) -> Response[bytes] | Stream:
 @post("/v1/messages/count_tokens", status_code=200)
 async def count_message_tokens(request: HttpRequest) -> Response[bytes]:
     """Count a Messages request's input tokens (exact from Claude or Gemini, else estimated)."""
-    _gateway, runtime, request_id, _client = begin(request)
+    _gateway, runtime, request_id, client = begin(request)
     body = parse_object(await read_json_body(request, runtime.config.limits.max_body_bytes))
     model = _model_of(body)
+    check_body("messages", body)
     call = ClientCall(Format.CLAUDE, body, model, stream=False)
-    return await serve_count(request, runtime, request_id, call, "input_tokens")
+    return await serve_count(request, runtime, request_id, call, "input_tokens", client=client)

@@ -11,7 +11,8 @@ from litestar.response import Stream
 from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.api.body import read_json_body
 from aiproxyapi.api.guard import ClientGone, begin, until_disconnect
-from aiproxyapi.api.serve import parse_object, serve_call
+from aiproxyapi.api.serve import admit, parse_object, serve_call
+from aiproxyapi.api.shortcuts import CACHE_HEADER
 from aiproxyapi.errors import ClientRequestError
 from aiproxyapi.formats import Format, codec_for, openai_completions
 from aiproxyapi.formats.codec import TranslationError
@@ -38,21 +39,22 @@ async def completions(request: HttpRequest) -> Response[bytes] | Stream:
     call = ClientCall(Format.OPENAI_CHAT, chat_body, canonical.model, stream=canonical.stream)
     inbound = Inbound("POST /v1/completions", request_id, client)
     answer = await serve_call(request, gateway, runtime, inbound, call)
+    headers = {"x-request-id": request_id}
+    if CACHE_HEADER in answer.headers:
+        headers[CACHE_HEADER] = answer.headers[CACHE_HEADER]
     if isinstance(answer, Stream):
         encoder = openai_completions.CompletionsStreamEncoder(canonical, canonical.model)
         return Stream(
             _rewrite_stream(answer.iterator, encoder),  # type: ignore[arg-type]
             media_type="text/event-stream",
-            headers={"x-request-id": request_id, "cache-control": "no-cache"},
+            headers={**headers, "cache-control": "no-cache"},
         )
     if answer.status_code != 200:
         return answer
     chat_answer = chat.decode_response(_json.decode(answer.content))
     text_answer = openai_completions.encode_completions_response(chat_answer, canonical.model)
     return Response(
-        msgspec.json.encode(text_answer),
-        media_type="application/json",
-        headers={"x-request-id": request_id},
+        msgspec.json.encode(text_answer), media_type="application/json", headers=headers
     )
 
 
@@ -81,6 +83,9 @@ async def embeddings(request: HttpRequest) -> Response[bytes]:
     gateway, runtime, request_id, client = begin(request)
     body = parse_object(await read_json_body(request, runtime.config.limits.max_body_bytes))
     inbound = Inbound("POST /v1/embeddings", request_id, client)
+    model = body.get("model")
+    if isinstance(model, str):
+        await admit(gateway, runtime, inbound, model)
     try:
         answer = await until_disconnect(
             request, embed(runtime, inbound, body, gateway.record_usage)
@@ -89,6 +94,9 @@ async def embeddings(request: HttpRequest) -> Response[bytes]:
         return Response(b"", status_code=499)
     except TranslationError as exc:
         raise ClientRequestError(exc.message, param=exc.param) from None
+    finally:
+        # Embeddings always leave a usage record, except when the body is refused first.
+        await gateway.admission.release(client, request_id)
     return Response(
         answer.body,
         status_code=answer.status,

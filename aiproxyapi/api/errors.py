@@ -9,7 +9,8 @@ from litestar import Response
 from litestar.exceptions import HTTPException
 
 from aiproxyapi.api._types import HttpRequest
-from aiproxyapi.errors import Blame, GatewayError, UpstreamError
+from aiproxyapi.api.teach import teach
+from aiproxyapi.errors import Blame, ClientRequestError, GatewayError, UpstreamError
 from aiproxyapi.formats import Format, codec_for, openai_chat
 from aiproxyapi.formats.codec import ErrorInfo
 from aiproxyapi.logs import REQUEST_ID
@@ -44,6 +45,8 @@ def _request_id(request: HttpRequest) -> str:
 def error_response(request: HttpRequest, error: GatewayError) -> Response[bytes]:
     """The response for a gateway error in the dialect of the request's path."""
     dialect = dialect_for_path(request.url.path)
+    if isinstance(error, ClientRequestError) and error.code == "invalid_request":
+        error = teach(error, request.url.path, dialect)
     headers = dict(error.headers)
     headers["x-request-id"] = _request_id(request)
     if isinstance(error, UpstreamError) and error.blame is Blame.CLIENT and error.body:
@@ -62,7 +65,7 @@ def error_response(request: HttpRequest, error: GatewayError) -> Response[bytes]
     if dialect is Format.OPENAI_CHAT:
         body = openai_chat.encode_error(error.message, error.kind, error.code, error.param)
     else:
-        info = ErrorInfo(error.status, error.message, error.kind, error.code)
+        info = ErrorInfo(error.status, error.message, error.kind, error.code, param=error.param)
         body = codec_for(dialect).encode_error(info)
     return Response(body, status_code=error.status, media_type="application/json", headers=headers)
 

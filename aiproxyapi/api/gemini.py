@@ -6,10 +6,12 @@ import msgspec
 from litestar import Response, get, post
 from litestar.response import Stream
 
+from aiproxyapi.access import model_allowed
 from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.api.body import read_json_body
 from aiproxyapi.api.guard import begin
 from aiproxyapi.api.serve import parse_object, serve_call, serve_count
+from aiproxyapi.api.teach import check_body
 from aiproxyapi.errors import ClientRequestError
 from aiproxyapi.formats import Format
 from aiproxyapi.relay import ClientCall, Inbound
@@ -33,8 +35,10 @@ def _describe(entry: ModelEntry) -> dict[str, object]:
 @get("/v1beta/models")
 async def gemini_models(request: HttpRequest) -> Response[bytes]:
     """The routable models in Gemini's list shape."""
-    _gateway, runtime, request_id, _client = begin(request)
-    body = {"models": [_describe(entry) for entry in runtime.registry.entries()]}
+    _gateway, runtime, request_id, client = begin(request)
+    policy = runtime.client_keys.policy(client)
+    entries = [e for e in runtime.registry.entries() if model_allowed(policy, e.id)]
+    body = {"models": [_describe(entry) for entry in entries]}
     return Response(
         msgspec.json.encode(body),
         media_type="application/json",
@@ -72,16 +76,19 @@ async def gemini_post(request: HttpRequest, target: str) -> Response[bytes] | St
     sse = not stream or request.query_params.get("alt") == "sse"
     call = ClientCall(Format.GEMINI, body, model, stream=stream, sse=sse)
     if method == "countTokens":
-        return await _count(request, runtime, request_id, call)
+        inner = body.get("generateContentRequest")
+        check_body("gemini", inner if isinstance(inner, dict) and "contents" not in body else body)
+        return await _count(request, runtime, request_id, call, client)
+    check_body("gemini", body)
     inbound = Inbound(f"POST /v1beta/models/*:{method}", request_id, client)
     return await serve_call(request, gateway, runtime, inbound, call)
 
 
 async def _count(
-    request: HttpRequest, runtime: Runtime, request_id: str, call: ClientCall
+    request: HttpRequest, runtime: Runtime, request_id: str, call: ClientCall, client: str
 ) -> Response[bytes]:
     # countTokens bodies may wrap the request as {"generateContentRequest": {...}}.
     inner = call.body.get("generateContentRequest")
     if isinstance(inner, dict):
         call = ClientCall(Format.GEMINI, inner, call.model, stream=False)
-    return await serve_count(request, runtime, request_id, call, "totalTokens")
+    return await serve_count(request, runtime, request_id, call, "totalTokens", client=client)

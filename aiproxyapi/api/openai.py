@@ -8,6 +8,7 @@ import msgspec
 from litestar import Response, get, post
 from litestar.response import Stream
 
+from aiproxyapi.access import model_allowed
 from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.api.body import read_json_body
 from aiproxyapi.api.guard import begin
@@ -38,8 +39,9 @@ async def chat_completions(request: HttpRequest) -> Response[bytes] | Stream:
 @get("/v1/models")
 async def list_models(request: HttpRequest) -> Response[bytes]:
     """The routable models: OpenAI's list shape, or Anthropic's when the caller is a Claude client."""
-    _gateway, runtime, request_id, _client = begin(request)
-    entries = runtime.registry.entries()
+    _gateway, runtime, request_id, client = begin(request)
+    policy = runtime.client_keys.policy(client)
+    entries = [e for e in runtime.registry.entries() if model_allowed(policy, e.id)]
     created = int(time.time())
     if "anthropic-version" in request.headers:
         data: object = {

@@ -9,6 +9,7 @@ from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.api.body import read_json_body
 from aiproxyapi.api.guard import begin
 from aiproxyapi.api.serve import parse_object, serve_call
+from aiproxyapi.api.teach import check_body
 from aiproxyapi.errors import ClientRequestError
 from aiproxyapi.formats import Format
 from aiproxyapi.relay import ClientCall, Inbound
@@ -28,6 +29,7 @@ async def create_response(request: HttpRequest) -> Response[bytes] | Stream:
         )
     if "input" not in body:
         raise ClientRequestError("`input` is required", param="input")
+    check_body("responses", body)
     call = ClientCall(Format.OPENAI_RESPONSES, body, model, stream=body.get("stream") is True)
     inbound = Inbound("POST /v1/responses", request_id, client)
     return await serve_call(request, gateway, runtime, inbound, call)

@@ -9,14 +9,18 @@ from litestar import Response
 from litestar.background_tasks import BackgroundTask
 from litestar.response import Stream
 
+from aiproxyapi.access import check_model
 from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.api.guard import ClientGone, until_disconnect
-from aiproxyapi.errors import ClientRequestError
+from aiproxyapi.api.shortcuts import CACHE_HEADER, STREAM_HEADERS, Shortcuts, finish_after
+from aiproxyapi.cache import CachedAnswer
+from aiproxyapi.errors import ClientRequestError, GatewayError
 from aiproxyapi.formats.codec import TranslationError
 from aiproxyapi.gateway import Gateway
 from aiproxyapi.relay import ClientCall, Inbound, Streaming, relay
 from aiproxyapi.relay.plan import Plan
 from aiproxyapi.relay.tokens import count_tokens
+from aiproxyapi.routing import Route
 from aiproxyapi.runtime import Runtime
 from aiproxyapi.usage import UsageRecord
 
@@ -24,6 +28,7 @@ __all__ = [
     "COST_HEADER",
     "LATENCY_HEADER",
     "PRICING_HEADER",
+    "admit",
     "cost_headers",
     "forwardable_headers",
     "parse_object",
@@ -36,7 +41,6 @@ PRICING_HEADER = "x-aiproxyapi-pricing"
 LATENCY_HEADER = "x-aiproxyapi-latency-ms"
 """Whole-request latency; for a stream, the latency until the upstream's first bytes."""
 
-_STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _json = msgspec.json.Decoder()
 
 
@@ -69,6 +73,23 @@ def cost_headers(record: UsageRecord) -> dict[str, str]:
     }
 
 
+def _route(runtime: Runtime, model: str) -> Route | None:
+    # An unknown model is the relay's to refuse (and count); here it only feeds the allow-list.
+    try:
+        return runtime.registry.resolve(model)
+    except GatewayError:
+        return None
+
+
+async def admit(gateway: Gateway, runtime: Runtime, inbound: Inbound, model: str) -> Route | None:
+    """The key's policy applied to a call: model allow-list, then rates and budgets."""
+    policy = runtime.client_keys.policy(inbound.client)
+    route = _route(runtime, model)
+    check_model(policy, model, route.model if route is not None else "")
+    await gateway.admission.admit(policy, inbound.client, inbound.request_id, model)
+    return route
+
+
 async def serve_call(
     request: HttpRequest,
     gateway: Gateway,
@@ -77,34 +98,66 @@ async def serve_call(
     call: ClientCall,
 ) -> Response[bytes] | Stream:
     """Relay a client call and answer it; a client that leaves cancels the work."""
+    route = await admit(gateway, runtime, inbound, call.model)
     try:
-        result = await until_disconnect(
-            request, relay(runtime, inbound, call, gateway.record_usage)
-        )
+        return await _serve_admitted(request, gateway, runtime, inbound, call, route=route)
+    except BaseException:
+        await gateway.admission.release(inbound.client, inbound.request_id)
+        raise
+
+
+async def _serve_admitted(
+    request: HttpRequest,
+    gateway: Gateway,
+    runtime: Runtime,
+    inbound: Inbound,
+    call: ClientCall,
+    *,
+    route: Route | None,
+) -> Response[bytes] | Stream:
+    shortcuts = Shortcuts(gateway, runtime, inbound, call)
+    call = await shortcuts.splice_history(request)
+    hit = await shortcuts.lookup(request, route.model if route is not None else "")
+    if hit is not None:
+        assert shortcuts.record is not None
+        return shortcuts.replay(hit, cost_headers(shortcuts.record))
+    try:
+        result = await until_disconnect(request, relay(runtime, inbound, call, shortcuts.sink))
     except ClientGone:
         return Response(b"", status_code=499)
     except TranslationError as exc:
         raise ClientRequestError(exc.message, param=exc.param) from None
     headers = {"x-request-id": inbound.request_id}
+    if shortcuts.cache_on:
+        headers[CACHE_HEADER] = "miss"
     if isinstance(result, Streaming):
         # A stream's cost is known only once it ends: it is in the usage record, not a header.
         if result.first_byte_ms is not None:
             headers[LATENCY_HEADER] = f"{result.first_byte_ms:.1f}"
-        chunks = result.chunks
+        media = result.media_type
+        upstream_chunks = result.chunks
+
+        async def keep(parts: list[bytes]) -> None:
+            await shortcuts.keep(CachedAnswer(200, media, True, parts))
+
+        # Only an answer the cache or a conversation will keep is collected while it flows.
+        chunks = finish_after(upstream_chunks, keep) if shortcuts.keeps_answers else upstream_chunks
 
         async def close_stream() -> None:
             # A client that leaves mid-stream cancels the sending task while the stream waits
             # at a yield; closing it here releases the upstream call now, not whenever GC runs.
-            closer = getattr(chunks, "aclose", None)
-            if closer is not None:
-                await closer()
+            for stream in (chunks, upstream_chunks):
+                closer = getattr(stream, "aclose", None)
+                if closer is not None:
+                    await closer()
 
         return Stream(
             chunks,
-            media_type=result.media_type,
-            headers={**_STREAM_HEADERS, **headers},
+            media_type=media,
+            headers={**STREAM_HEADERS, **headers},
             background=BackgroundTask(close_stream),
         )
+    await shortcuts.keep(CachedAnswer(result.status, result.content_type, False, [result.body]))
     if result.record is not None:
         headers.update(cost_headers(result.record))
     return Response(
@@ -113,10 +166,19 @@ async def serve_call(
 
 
 async def serve_count(
-    request: HttpRequest, runtime: Runtime, request_id: str, call: ClientCall, field: str
+    request: HttpRequest,
+    runtime: Runtime,
+    request_id: str,
+    call: ClientCall,
+    field: str,
+    *,
+    client: str,
 ) -> Response[bytes]:
     """Count a call's prompt tokens and answer `{field: n}`; estimates are marked in a header."""
-    plan = Plan(call, runtime.registry.resolve(call.model))
+    route = runtime.registry.resolve(call.model)
+    policy = runtime.client_keys.policy(client)
+    check_model(policy, call.model, route.model)
+    plan = Plan(call, route)
     try:
         counted = await until_disconnect(request, count_tokens(runtime, plan))
     except TranslationError as exc:

@@ -124,6 +124,17 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+def _secret_strings(key: str, value: Any) -> list[str]:
+    """The secrets under a secret key; of a policy item in `api-keys` only its `key`."""
+    if key == "api-keys" and isinstance(value, list):
+        return [
+            s
+            for item in value
+            for s in _strings(item.get("key") if isinstance(item, dict) else item)
+        ]
+    return _strings(value)
+
+
 class _Walker:
     def __init__(self, loader: yaml.SafeLoader, walked: Walked) -> None:
         self._loader = loader
@@ -146,6 +157,13 @@ class _Walker:
             }
         if isinstance(info, mi.StrType) and _is_text(node):
             return str(node.value)
+        if isinstance(info, mi.UnionType):
+            # `api-keys` items are a key string or a policy object: walk the matching member.
+            for member in info.types:
+                if isinstance(member, mi.StructType) and _is_map(node):
+                    return self._struct(node, member.cls, path)
+                if isinstance(member, mi.StrType) and _is_text(node):
+                    return str(node.value)
         return self._construct(node, path)
 
     def _struct(self, node: yaml.MappingNode, cls: type[msgspec.Struct], path: str) -> Any:
@@ -162,7 +180,7 @@ class _Walker:
                 if not _is_null(value_node):
                     out[key] = self.value(value_node, fields[key].type, child)
                     if key in _SECRET_KEYS:
-                        self._walked.secrets.update(_strings(out[key]))
+                        self._walked.secrets.update(_secret_strings(key, out[key]))
             elif cls is OpenAICompatEntry and key == _LEGACY_API_KEYS:
                 legacy = (value_node, child)
             elif is_unsupported(child):

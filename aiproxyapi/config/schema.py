@@ -12,6 +12,8 @@ import enum
 import msgspec
 
 from aiproxyapi.config._node import _Node
+from aiproxyapi.config.client_keys import ClientKeyPolicy
+from aiproxyapi.config.features import Cache, Conversations
 from aiproxyapi.config.management import RemoteManagement
 from aiproxyapi.config.ops import Metrics, Tls, check_ops
 from aiproxyapi.config.pricing import ModelPrice, preset_base_url
@@ -201,7 +203,8 @@ class Config(_Node, frozen=True):
     host: str = ""
     port: int = 8317
     auth_dir: str = "~/.cli-proxy-api"
-    api_keys: tuple[str, ...] = ()
+    client_keys: tuple[str | ClientKeyPolicy, ...] = msgspec.field(default=(), name="api-keys")
+    """`api-keys`: plain keys or keys with a policy; `api_keys` gives the key strings."""
     debug: bool = False
     logging_to_file: bool = False
     usage_statistics_enabled: bool = False
@@ -215,6 +218,8 @@ class Config(_Node, frozen=True):
     limits: Limits = msgspec.field(default_factory=Limits)
     timeouts: Timeouts = msgspec.field(default_factory=Timeouts)
     streaming: Streaming = msgspec.field(default_factory=Streaming)
+    cache: Cache = msgspec.field(default_factory=Cache)
+    conversations: Conversations = msgspec.field(default_factory=Conversations)
     openai_compatibility: tuple[OpenAICompatEntry, ...] = ()
     claude_api_key: tuple[ProviderKeyEntry, ...] = ()
     gemini_api_key: tuple[ProviderKeyEntry, ...] = ()
@@ -245,8 +250,11 @@ class Config(_Node, frozen=True):
             raise ValueError("`max-retry-credentials` must not be negative")
         if self.transient_error_cooldown_seconds < -1:
             raise ValueError("`transient-error-cooldown-seconds` is -1 (off), 0 (60 s) or more")
-        if any(not key.strip() for key in self.api_keys):
+        keys = self.api_keys
+        if any(not key.strip() for key in keys):
             raise ValueError("`api-keys` must not contain an empty key")
+        if len(set(keys)) != len(keys):
+            raise ValueError("`api-keys` lists the same key twice")
         names = [entry.name for entry in self.openai_compatibility]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
@@ -263,6 +271,16 @@ class Config(_Node, frozen=True):
             secret_key=section.secret_key or self.remote_management_key,
             allow_remote=section.allow_remote or self.allow_remote_management,
         )
+
+    @property
+    def api_keys(self) -> tuple[str, ...]:
+        """The client key strings, whichever form their `api-keys` entries take."""
+        return tuple(e if isinstance(e, str) else e.key for e in self.client_keys)
+
+    @property
+    def key_policies(self) -> tuple[ClientKeyPolicy, ...]:
+        """Every client key as a policy (a plain key is a policy without limits)."""
+        return tuple(ClientKeyPolicy(key=e) if isinstance(e, str) else e for e in self.client_keys)
 
     @property
     def transient_cooldown(self) -> float:

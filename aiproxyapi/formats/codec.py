@@ -36,7 +36,7 @@ class TranslationError(ValueError):
 class ErrorInfo:
     """An error read from, or to be written in, a dialect's error body."""
 
-    __slots__ = ("code", "kind", "message", "retry_after", "status")
+    __slots__ = ("code", "kind", "message", "param", "retry_after", "status")
 
     def __init__(
         self,
@@ -45,12 +45,16 @@ class ErrorInfo:
         kind: str = "",
         code: str | None = None,
         retry_after: float | None = None,
+        *,
+        param: str | None = None,
     ) -> None:
         self.status = status
         self.message = message
         self.kind = kind
         self.code = code
         self.retry_after = retry_after
+        self.param = param
+        """The request field at fault (a path such as ``messages[2].content``), when known."""
 
 
 class StreamDecoder(Protocol):

@@ -54,6 +54,8 @@ class UsageRecord(msgspec.Struct, frozen=True, kw_only=True):
     pricing: str = ""
     """How ``cost_usd`` was priced: ``list``, ``override``, ``unknown`` or
     ``subscription-equivalent``; empty when no credential served the request."""
+    cache_hit: bool = False
+    """Answered from the response cache: no upstream call, no tokens, no cost."""
 
     @property
     def tokens(self) -> TokenCounts:

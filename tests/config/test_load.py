@@ -94,6 +94,9 @@ def _collect_keys(data: Any, info: mi.Type, seen: dict[type, set[str]]) -> None:
     elif isinstance(info, mi.VarTupleType) and isinstance(data, list):
         for item in data:
             _collect_keys(item, info.item_type, seen)
+    elif isinstance(info, mi.UnionType):
+        for member in info.types:
+            _collect_keys(data, member, seen)
 
 
 def _struct_classes(info: mi.Type) -> set[type[msgspec.Struct]]:
@@ -104,6 +107,8 @@ def _struct_classes(info: mi.Type) -> set[type[msgspec.Struct]]:
         return found
     if isinstance(info, mi.VarTupleType):
         return _struct_classes(info.item_type)
+    if isinstance(info, mi.UnionType):
+        return {cls for member in info.types for cls in _struct_classes(member)}
     return set()
 
 
@@ -382,3 +387,63 @@ def _is_schema_field(pattern: str) -> bool:
         if isinstance(info, mi.VarTupleType):
             info = info.item_type
     return True
+
+
+# -- api-keys entries with a policy, cache and conversations ----------------------------------
+
+
+def test_api_keys_mix_plain_keys_and_policies() -> None:
+    config = parse_config(
+        "api-keys:\n"
+        "  - 0123\n"
+        "  - key: team-key-123456\n"
+        "    name: web\n"
+        "    models: ['gpt-*']\n"
+        "    daily-budget: 2.5\n"
+        "    monthly-budget: 30\n"
+        "    rpm: 10\n"
+        "    tpm: 1000\n"
+        "    expires: 2027-01-31\n"
+    ).config
+    assert config.api_keys == ("0123", "team-key-123456")  # scalar text kept, as Go reads it
+    plain, team = config.key_policies
+    assert not plain.limited
+    assert (team.name, team.models, team.daily_budget, team.rpm) == ("web", ("gpt-*",), 2.5, 10)
+    assert team.expires_at == 1801353600.0
+
+
+@pytest.mark.parametrize(
+    ("entry", "path", "words"),
+    [
+        ("{key: abcdefgh, rpm: -1}", "api-keys[0].rpm", "negative"),
+        ("{key: abcdefgh, daily-budget: -2}", "api-keys[0].daily-budget", "negative"),
+        ("{key: abcdefgh, expires: soon}", "api-keys[0].expires", "RFC 3339"),
+        ("{key: abcdefgh, expires: '2027-01-01T10:00:00'}", "api-keys[0].expires", "time zone"),
+        ("{key: abcdefgh, colour: red}", "api-keys[0].colour", "unknown key"),
+        ("{name: no-key}", "api-keys[0].key", "missing"),
+    ],
+)
+def test_bad_key_policies_name_their_path(entry: str, path: str, words: str) -> None:
+    with pytest.raises(ConfigError) as bad:
+        parse_config(f"api-keys:\n  - {entry}\n")
+    assert bad.value.path == path
+    assert words in bad.value.message
+    assert "abcdefgh" not in str(bad.value)
+
+
+def test_a_key_listed_twice_is_refused() -> None:
+    with pytest.raises(ConfigError, match="same key twice"):
+        parse_config("api-keys:\n  - abcdefgh\n  - {key: abcdefgh}\n")
+
+
+def test_cache_and_conversation_sections() -> None:
+    config = parse_config(
+        "cache: {enable: true, ttl-seconds: 5, scope: shared, redis-url: 'redis://h:6379/0'}\n"
+        "conversations: {max-turns: 4}\n"
+    ).config
+    assert config.cache.enable
+    assert config.cache.scope.value == "shared"
+    assert config.conversations.max_turns == 4
+    with pytest.raises(ConfigError) as bad:
+        parse_config("cache: {scope: everyone}\n")
+    assert bad.value.path.startswith("cache")

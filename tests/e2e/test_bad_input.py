@@ -83,6 +83,9 @@ def test_bad_body_is_a_clean_4xx(
     error = response.json()["error"]
     assert error["code"] == code
     assert error["message"]
+    if status == 400:
+        # Errors that teach: every shape error carries a request that would have worked.
+        assert 'A minimal valid request: {"model": ' in error["message"]
     assert "Traceback" not in response.text
     assert fake_upstream.requests == []
     assert httpx.get(f"{gateway.base_url}/healthz").status_code == 200

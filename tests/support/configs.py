@@ -54,7 +54,7 @@ def provider_key_entry(
 
 def gateway_config(
     *entries: Mapping[str, Any],
-    api_keys: Sequence[str] = (CLIENT_KEY,),
+    api_keys: Sequence[str | Mapping[str, Any]] = (CLIENT_KEY,),
     **settings: Any,
 ) -> str:
     """A complete config.yaml with `{port}` and `{auth_dir}` placeholders for the harness."""
@@ -62,7 +62,7 @@ def gateway_config(
         "host": "127.0.0.1",
         "port": "{port}",
         "auth-dir": "{auth_dir}",
-        "api-keys": list(api_keys),
+        "api-keys": [key if isinstance(key, str) else dict(key) for key in api_keys],
         "openai-compatibility": [dict(entry) for entry in entries],
     }
     document.update(settings)

@@ -48,6 +48,7 @@ _GRPC_NAMES = frozenset(_STATUS_NAMES.values()) | {
 }  # fmt: skip
 _RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
 _ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+_BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
 _REASON = re.compile(r"[A-Z][A-Z0-9_]*")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -78,6 +79,9 @@ def _error_object(error: ErrorInfo) -> dict[str, Any]:
     details: list[dict[str, Any]] = []
     if error.code and _REASON.fullmatch(error.code):
         details.append({"@type": _ERROR_INFO, "reason": error.code, "domain": "googleapis.com"})
+    if error.param:
+        violation = {"field": error.param, "description": error.message}
+        details.append({"@type": _BAD_REQUEST, "fieldViolations": [violation]})
     if error.retry_after is not None:
         delay = f"{max(error.retry_after, 0.0):.3f}".rstrip("0").rstrip(".")
         details.append({"@type": _RETRY_INFO, "retryDelay": f"{delay}s"})

@@ -51,7 +51,7 @@ def encode_error_info(error: ErrorInfo) -> bytes:
     Gemini names its errors in upper case (`INVALID_ARGUMENT`); those are no OpenAI `type`.
     """
     kind = error.kind if error.kind and not error.kind.isupper() else type_for_status(error.status)
-    return encode_error(error.message, kind, error.code)
+    return encode_error(error.message, kind, error.code, error.param)
 
 
 def encode_stream_error_info(error: ErrorInfo) -> bytes:

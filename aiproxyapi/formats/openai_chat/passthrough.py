@@ -56,10 +56,23 @@ def decode_request(body: bytes) -> dict[str, Any]:
     messages = payload.get("messages")
     if not isinstance(messages, list) or not messages:
         raise ChatRequestError("`messages` is required and must be a non-empty array", "messages")
+    for index, message in enumerate(messages):
+        _check_message(message, f"messages[{index}]")
     stream = payload.get("stream", False)
     if not isinstance(stream, bool) and stream is not None:
         raise ChatRequestError("`stream` must be a boolean", "stream")
     return payload
+
+
+def _check_message(message: Any, path: str) -> None:
+    """The shape every Chat message has, checked even when the body is forwarded as it is."""
+    if not isinstance(message, dict):
+        raise ChatRequestError(f"`{path}` must be an object", path)
+    if not isinstance(message.get("role"), str):
+        raise ChatRequestError(f"`{path}.role` is required and must be a string", f"{path}.role")
+    content = message.get("content")
+    if content is not None and not isinstance(content, str | list):
+        raise ChatRequestError(f"`{path}.content` must be a string or an array", f"{path}.content")
 
 
 def prepare_passthrough(payload: dict[str, Any], upstream_model: str) -> tuple[bytes, bool]:
