@@ -14,9 +14,20 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from aiproxyapi.access import UnsafeConfigError
+from aiproxyapi.accounts import (
+    AccountBook,
+    Lifecycle,
+    default_lifecycle,
+    follow_records,
+    load_records,
+    run_refresher,
+)
 from aiproxyapi.config import Config, ConfigError, LoadedConfig, load_config
-from aiproxyapi.executors import HttpClients
+from aiproxyapi.credential import ApiKeyCredential
+from aiproxyapi.executors import HttpClients, UpstreamTimeouts
 from aiproxyapi.logs import configure_logging, set_secrets
 from aiproxyapi.pool import PoolState
 from aiproxyapi.runtime import Runtime, RuntimeHolder, build_runtime
@@ -60,7 +71,12 @@ class Gateway:
     """One running gateway: the current runtime plus everything that survives reloads."""
 
     def __init__(
-        self, loaded: LoadedConfig, config_path: Path | None, store: Store | None = None
+        self,
+        loaded: LoadedConfig,
+        config_path: Path | None,
+        store: Store | None = None,
+        *,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.config_path = config_path.absolute() if config_path is not None else None
         self.store = store if store is not None else default_store(loaded.config, config_path)
@@ -68,9 +84,23 @@ class Gateway:
         self.state = PoolState()
         self.clients = HttpClients()
         self.book = UsageBook()
+        self.accounts = AccountBook(
+            self.store,
+            self.state,
+            lifecycle or default_lifecycle(),
+            client_for=self._token_client,
+            on_tokens=self._refresh_secrets,
+        )
+        """Live OAuth accounts: tokens and lifecycle state, outside any runtime snapshot."""
         self._digest = loaded.digest
         self._generation = 1
-        runtime = build_runtime(loaded.config, state=self.state, clients=self.clients, generation=1)
+        runtime = build_runtime(
+            loaded.config,
+            state=self.state,
+            clients=self.clients,
+            generation=1,
+            accounts=self.accounts,
+        )
         self.holder = RuntimeHolder(runtime)
         self.usage_store = UsageStore(usage_path_for(loaded.config), self.book)
         self._tasks: list[asyncio.Task[None]] = []
@@ -92,9 +122,18 @@ class Gateway:
     async def start(self) -> None:
         """Load persisted usage and start the background loops."""
         await self.store.start()
+        if await load_records(self.accounts, self.store):
+            self.rebuild("auth records loaded")
         if self.runtime.config.usage_statistics_enabled:
             self.usage_store.load()
         self._tasks.append(asyncio.create_task(self.usage_store.run(), name="usage-flush"))
+        self._tasks.append(
+            asyncio.create_task(
+                follow_records(self.accounts, self.store, lambda: self.rebuild("auth records")),
+                name="auth-records",
+            )
+        )
+        self._tasks.append(asyncio.create_task(run_refresher(self.accounts), name="refresher"))
         if self.config_path is not None:
             from aiproxyapi.watch import watch_config
 
@@ -137,6 +176,7 @@ class Gateway:
                 state=self.state,
                 clients=self.clients,
                 generation=self._generation + 1,
+                accounts=self.accounts,
             )
         except (UnsafeConfigError, ValueError) as exc:
             return self._reject(str(exc))
@@ -154,6 +194,45 @@ class Gateway:
         )
         return ReloadOutcome(True)
 
+    def rebuild(self, reason: str) -> bool:
+        """A new runtime around the same config, after the auth records changed."""
+        current = self.runtime
+        try:
+            runtime = build_runtime(
+                current.config,
+                state=self.state,
+                clients=self.clients,
+                generation=self._generation + 1,
+                accounts=self.accounts,
+            )
+        except (UnsafeConfigError, ValueError) as exc:
+            log.error(
+                "runtime rebuild after %s failed, the previous one keeps serving: %s", reason, exc
+            )
+            return False
+        self._generation += 1
+        self.holder.swap(runtime)
+        self.state.prune(c.id for c in runtime.credentials)
+        set_secrets(_secrets_of(runtime, self.accounts))
+        log.info(
+            "%s: runtime rebuilt (generation %d, %d credentials)",
+            reason,
+            runtime.generation,
+            len(runtime.credentials),
+        )
+        return True
+
+    def _token_client(self, proxy_url: str) -> httpx.AsyncClient:
+        config = self.runtime.config
+        timeouts = UpstreamTimeouts(config.timeouts.connect_seconds, config.timeouts.idle_seconds)
+        return self.clients.get(proxy_url, config.proxy_url, timeouts)
+
+    def _refresh_secrets(self) -> None:
+        # Called from the account book during __init__ too, before the holder exists.
+        holder = getattr(self, "holder", None)
+        if holder is not None:
+            set_secrets(_secrets_of(holder.current, self.accounts))
+
     def _reject(self, reason: str) -> ReloadOutcome:
         self.reload_failures += 1
         self.last_reload_error = reason
@@ -162,7 +241,7 @@ class Gateway:
 
     def _apply_side_effects(self, old: Runtime | None, new: Runtime) -> None:
         config = new.config
-        set_secrets(_secrets_of(new))
+        set_secrets(_secrets_of(new, self.accounts))
         if old is None or (old.config.debug, old.config.logging_to_file) != (
             config.debug,
             config.logging_to_file,
@@ -179,9 +258,10 @@ class Gateway:
             self.usage_store.mark_dirty()
 
 
-def _secrets_of(runtime: Runtime) -> list[str]:
-    secrets = [c.api_key.reveal() for c in runtime.credentials]
+def _secrets_of(runtime: Runtime, accounts: AccountBook) -> list[str]:
+    secrets = [c.api_key.reveal() for c in runtime.credentials if isinstance(c, ApiKeyCredential)]
     secrets.extend(runtime.config.api_keys)
+    secrets.extend(accounts.secrets())
     return secrets
 
 

@@ -54,6 +54,7 @@ async def usage(request: HttpRequest) -> Response[bytes]:
     body = {
         "persisted": gateway.runtime.config.usage_statistics_enabled,
         "usage": gateway.book.snapshot(),
+        "credentials": gateway.accounts.status(),
     }
     return Response(msgspec.json.encode(body), media_type=_JSON)
 

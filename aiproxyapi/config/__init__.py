@@ -7,6 +7,7 @@ the key path and line, and report CLIProxyAPI keys that are not supported yet as
 """
 
 from aiproxyapi.config.load import ConfigError, LoadedConfig, load_config, parse_config
+from aiproxyapi.config.oauth import OAUTH_CHANNELS, OAuthModelAlias, QuotaExceeded, channel_of
 from aiproxyapi.config.schema import (
     Config,
     Limits,
@@ -21,18 +22,22 @@ from aiproxyapi.config.schema import (
 )
 
 __all__ = [
+    "OAUTH_CHANNELS",
     "Config",
     "ConfigError",
     "Limits",
     "LoadedConfig",
     "ModelAlias",
+    "OAuthModelAlias",
     "OpenAICompatEntry",
     "OpenAICompatKey",
     "ProviderKeyEntry",
+    "QuotaExceeded",
     "Routing",
     "RoutingStrategy",
     "Streaming",
     "Timeouts",
+    "channel_of",
     "load_config",
     "parse_config",
 ]

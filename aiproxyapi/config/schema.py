@@ -11,6 +11,8 @@ import enum
 
 import msgspec
 
+from aiproxyapi.config.oauth import OAuthModelAlias, QuotaExceeded, channel_of, check_channels
+
 __all__ = [
     "Config",
     "Limits",
@@ -203,8 +205,17 @@ class Config(_Node, frozen=True):
     gemini_api_key: tuple[ProviderKeyEntry, ...] = ()
     codex_api_key: tuple[ProviderKeyEntry, ...] = ()
     vertex_api_key: tuple[ProviderKeyEntry, ...] = ()
+    oauth_model_alias: dict[str, tuple[OAuthModelAlias, ...]] = msgspec.field(default_factory=dict)
+    oauth_model_mappings: dict[str, tuple[OAuthModelAlias, ...]] = msgspec.field(
+        default_factory=dict
+    )
+    oauth_excluded_models: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
+    quota_exceeded: QuotaExceeded = msgspec.field(default_factory=QuotaExceeded)
 
     def __post_init__(self) -> None:
+        check_channels("oauth-model-alias", dict(self.oauth_model_alias))
+        check_channels("oauth-model-mappings", dict(self.oauth_model_mappings))
+        check_channels("oauth-excluded-models", dict(self.oauth_excluded_models))
         if not 0 <= self.port <= 65535:
             raise ValueError("`port` must be between 0 and 65535")
         if self.request_retry < 0:
@@ -221,6 +232,22 @@ class Config(_Node, frozen=True):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"duplicate openai-compatibility name(s): {', '.join(duplicates)}")
+
+    def channel_aliases(self, channel: str) -> tuple[OAuthModelAlias, ...]:
+        """The aliases of one OAuth channel (`oauth-model-alias`, else `oauth-model-mappings`)."""
+        for section in (self.oauth_model_alias, self.oauth_model_mappings):
+            for name, aliases in section.items():
+                if channel_of(name) == channel:
+                    return aliases
+        return ()
+
+    def channel_excluded(self, channel: str) -> tuple[str, ...]:
+        """The `oauth-excluded-models` patterns of one OAuth channel."""
+        found: list[str] = []
+        for name, patterns in self.oauth_excluded_models.items():
+            if channel_of(name) == channel:
+                found.extend(patterns)
+        return tuple(found)
 
     @property
     def transient_cooldown(self) -> float:
