@@ -50,7 +50,7 @@ async def _copilot(data: dict[str, Any], client: httpx.AsyncClient) -> Minted:
         "authorization": f"token {github}",
         "accept": "application/json",
     }
-    body = await _call(client, "GET", upstream_url("copilot", "token"), headers, None)
+    body = await _call(client, "GET", upstream_url("copilot.api-token"), headers, None)
     token = body.get("token")
     if not isinstance(token, str) or not token:
         raise MintError("the Copilot token exchange answered without a token")
@@ -88,7 +88,7 @@ async def _vertex(data: dict[str, Any], client: httpx.AsyncClient) -> Minted:
     if not isinstance(account, dict) or not isinstance(account.get("client_email"), str):
         raise MintError("the service account has no client_email", permanent=True)
     audience = account.get("token_uri") or _GOOGLE_TOKEN_URL
-    url = upstream_url("vertex", "token") or audience
+    url = upstream_url("vertex.token") or audience
     try:
         assertion = service_account_assertion(account, audience, time.time())
     except (ValueError, TypeError, KeyError) as exc:

@@ -67,7 +67,7 @@ class ClaudeOAuthExecutor(OAuthExecutor):
     provider = "claude"
 
     def _url(self, call: UpstreamCall) -> str:
-        base = upstream_url("claude", "api")
+        base = upstream_url("claude.api")
         if call.action is Action.COUNT_TOKENS:
             return f"{base}/v1/messages/count_tokens?beta=true"
         return f"{base}/v1/messages?beta=true"

@@ -132,7 +132,7 @@ class CodexBackendExecutor(OAuthExecutor):
         auth = {"authorization": f"Bearer {grant.access_token.reveal()}"}
         if credential.account_id:
             auth["chatgpt-account-id"] = credential.account_id
-        url = f"{upstream_url('codex', 'api')}/responses"
+        url = f"{upstream_url('codex.api')}/responses"
         response = await self.post(
             call, url, auth, body, secrets=grant.secrets(), accept="text/event-stream"
         )

@@ -164,7 +164,7 @@ class GeminiCliExecutor(OAuthExecutor):
                 model = preview
 
     async def _exchange(self, call: UpstreamCall, grant: Grant, model: str) -> httpx.Response:
-        url = f"{upstream_url('gemini-cli', 'api')}/v1internal:{_method(call)}"
+        url = f"{upstream_url('gemini.code-assist')}/v1internal:{_method(call)}"
         body = msgspec.json.encode(envelope(call, model, grant.project))
         auth = {"authorization": f"Bearer {grant.access_token.reveal()}"}
         response = await self.post(call, url, auth, body, secrets=grant.secrets())
@@ -227,7 +227,7 @@ class GeminiCliExecutor(OAuthExecutor):
             "authorization": f"Bearer {grant.access_token.reveal()}",
             "content-type": "application/json",
         }
-        url = f"{upstream_url('gemini-cli', 'api')}/v1internal:{method}"
+        url = f"{upstream_url('gemini.code-assist')}/v1internal:{method}"
         built = client.build_request(
             "POST", url, content=msgspec.json.encode(request), headers=headers
         )

@@ -7,12 +7,10 @@ Copilot's short-lived token (exchanged from the GitHub token by the account book
 
 from __future__ import annotations
 
-import os
-
 import httpx
 
 from aiproxyapi.credential import OAuthCredential
-from aiproxyapi.endpoints import env_name, upstream_url
+from aiproxyapi.endpoints import is_overridden, upstream_url
 from aiproxyapi.errors import ClientRequestError
 from aiproxyapi.executors.base import Action, UpstreamCall
 from aiproxyapi.executors.oauth import Grant, OAuthExecutor
@@ -35,7 +33,7 @@ class _ChatExecutor(OAuthExecutor):
 
     def base(self, credential: OAuthCredential, grant: Grant) -> str:
         """The Chat Completions base URL for this account."""
-        return upstream_url(self.provider, "api")
+        return upstream_url(f"{self.provider}.api")
 
     def bearer(self, grant: Grant) -> str:
         """The secret the Bearer header carries."""
@@ -61,9 +59,9 @@ class QwenExecutor(_ChatExecutor):
 
     def base(self, credential: OAuthCredential, grant: Grant) -> str:
         """The environment's override, else the record's resource URL, else the portal."""
-        if os.environ.get(env_name("qwen", "api")):
-            return upstream_url("qwen", "api")
-        return credential.base_url or upstream_url("qwen", "api")
+        if is_overridden("qwen.api"):
+            return upstream_url("qwen.api")
+        return credential.base_url or upstream_url("qwen.api")
 
 
 class IFlowExecutor(_ChatExecutor):
@@ -83,9 +81,9 @@ class CopilotExecutor(_ChatExecutor):
 
     def base(self, credential: OAuthCredential, grant: Grant) -> str:
         """The API the token names, unless the environment overrides it."""
-        if os.environ.get(env_name("copilot", "api")):
-            return upstream_url("copilot", "api")
-        return grant.base_url or upstream_url("copilot", "api")
+        if is_overridden("copilot.api"):
+            return upstream_url("copilot.api")
+        return grant.base_url or upstream_url("copilot.api")
 
     def dialect_headers(self, call: UpstreamCall) -> dict[str, str]:
         """The editor identity Copilot's chat API checks."""

@@ -36,10 +36,10 @@ def upstream_env(up: FakeUpstream) -> dict[str, str]:
     return {
         "AIPROXYAPI_CLAUDE_API_URL": up.root_url,
         "AIPROXYAPI_CODEX_API_URL": up.codex_base_url,
-        "AIPROXYAPI_GEMINI_CLI_API_URL": up.root_url,
+        "AIPROXYAPI_GEMINI_CODE_ASSIST_URL": up.root_url,
         "AIPROXYAPI_QWEN_API_URL": up.base_url,
         "AIPROXYAPI_IFLOW_API_URL": up.base_url,
-        "AIPROXYAPI_COPILOT_TOKEN_URL": f"{up.root_url}/copilot_internal/v2/token",
+        "AIPROXYAPI_COPILOT_API_TOKEN_URL": f"{up.root_url}/copilot_internal/v2/token",
         "AIPROXYAPI_VERTEX_API_URL": up.root_url,
         "AIPROXYAPI_VERTEX_TOKEN_URL": f"{up.root_url}/vertex/token",
     }
