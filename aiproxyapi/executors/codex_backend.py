@@ -7,6 +7,7 @@ A client that did not ask for a stream gets the final response assembled from th
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -21,7 +22,13 @@ from aiproxyapi.executors.oauth import Grant, OAuthExecutor, json_body, rewrap
 from aiproxyapi.formats.dialect import Format
 from aiproxyapi.formats.sse import SSEDecoder
 
-__all__ = ["CODEX_VERSION", "CodexBackendExecutor", "assemble_response", "codex_body"]
+__all__ = [
+    "CODEX_VERSION",
+    "CodexBackendExecutor",
+    "assemble_response",
+    "codex_body",
+    "usage_limit_wait",
+]
 
 CODEX_VERSION = "0.50.0"
 _UNSUPPORTED = (
@@ -105,6 +112,23 @@ def assemble_response(raw: bytes) -> dict[str, Any]:
     return final
 
 
+def usage_limit_wait(body: bytes, now: float) -> float | None:
+    """Seconds until a `usage_limit_reached` 429 resets (`resets_in_seconds` or `resets_at`)."""
+    try:
+        error = _json.decode(body).get("error")
+    except (msgspec.DecodeError, AttributeError):
+        return None
+    if not isinstance(error, dict) or error.get("type") != "usage_limit_reached":
+        return None
+    seconds = error.get("resets_in_seconds")
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds >= 0:
+        return float(seconds)
+    at = error.get("resets_at")
+    if isinstance(at, int | float) and not isinstance(at, bool):
+        return max(0.0, float(at) - now)
+    return None
+
+
 class CodexBackendExecutor(OAuthExecutor):
     """Posts to `{backend}/responses` with the account's Bearer token and Codex headers."""
 
@@ -133,9 +157,16 @@ class CodexBackendExecutor(OAuthExecutor):
         if credential.account_id:
             auth["chatgpt-account-id"] = credential.account_id
         url = f"{upstream_url('codex.api')}/responses"
-        response = await self.post(
-            call, url, auth, body, secrets=grant.secrets(), accept="text/event-stream"
-        )
+        try:
+            response = await self.post(
+                call, url, auth, body, secrets=grant.secrets(), accept="text/event-stream"
+            )
+        except UpstreamFailure as failure:
+            if failure.status == 429 and "retry-after" not in failure.headers:
+                wait = usage_limit_wait(failure.body, time.time())
+                if wait is not None:
+                    failure.headers["retry-after"] = f"{wait:.0f}"
+            raise
         if call.stream:
             return response
         try:

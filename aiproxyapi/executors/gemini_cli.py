@@ -27,7 +27,13 @@ from aiproxyapi.executors.oauth import Grant, OAuthExecutor, TokenSource, json_b
 from aiproxyapi.formats.dialect import Format
 from aiproxyapi.formats.sse import SSEDecoder
 
-__all__ = ["PREVIEW_FALLBACKS", "GeminiCliExecutor", "UnwrappedStream", "envelope"]
+__all__ = [
+    "PREVIEW_FALLBACKS",
+    "GeminiCliExecutor",
+    "UnwrappedStream",
+    "envelope",
+    "retry_delay",
+]
 
 log = logging.getLogger("aiproxyapi.executors")
 
@@ -159,6 +165,9 @@ class GeminiCliExecutor(OAuthExecutor):
                     continue
                 preview = PREVIEW_FALLBACKS.get(model)
                 if not self._quota.switch_preview_model or preview is None:
+                    wait = retry_delay(failure.body)
+                    if wait is not None and "retry-after" not in failure.headers:
+                        failure.headers["retry-after"] = f"{wait:g}"
                     raise
                 log.warning("quota of %s on %s: falling back to %s", credential.id, model, preview)
                 model = preview
@@ -241,6 +250,39 @@ class GeminiCliExecutor(OAuthExecutor):
         except msgspec.DecodeError:
             raise UpstreamFailure(f"unreadable {method} answer", status=502) from None
         return decoded if isinstance(decoded, dict) else {}
+
+
+def retry_delay(body: bytes) -> float | None:
+    """Seconds from a Google error's `RetryInfo.retryDelay` ("0.84s"), else `quotaResetDelay`."""
+    try:
+        decoded = _json.decode(body)
+    except msgspec.DecodeError:
+        return None
+    if isinstance(decoded, list) and decoded:
+        decoded = decoded[0]
+    error = decoded.get("error") if isinstance(decoded, dict) else None
+    details = error.get("details") if isinstance(error, dict) else None
+    for detail in details if isinstance(details, list) else []:
+        if not isinstance(detail, dict):
+            continue
+        delay = detail.get("retryDelay")
+        if delay is None and isinstance(detail.get("metadata"), dict):
+            delay = detail["metadata"].get("quotaResetDelay")
+        seconds = _duration(delay)
+        if seconds is not None:
+            return seconds
+    return None
+
+
+def _duration(value: object) -> float | None:
+    """A Go-style duration ("0.84s", "1500ms") in seconds."""
+    if not isinstance(value, str):
+        return None
+    scale = 0.001 if value.endswith("ms") else 1.0
+    try:
+        return max(0.0, float(value.removesuffix("ms").removesuffix("s")) * scale)
+    except ValueError:
+        return None
 
 
 def _project_of(value: Any) -> str:

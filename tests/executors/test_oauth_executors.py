@@ -446,3 +446,32 @@ async def test_every_upstream_url_follows_its_environment_override(
         "http://127.0.0.1:9/qwen/chat/completions",
     ]
     await clients.client.aclose()
+
+
+async def test_codex_usage_limit_sets_the_rest_until_the_reset() -> None:
+    limit = {"error": {"type": "usage_limit_reached", "resets_in_seconds": 3600}}
+    clients = MockClients(lambda r: httpx.Response(429, json=limit))
+    executor = CodexBackendExecutor(clients, "", TIMEOUTS, FakeTokens())
+    with pytest.raises(UpstreamFailure) as caught:
+        await executor.open(call(ProviderKind.CODEX_OAUTH, {"model": "m", "input": "hi"}))
+    assert caught.value.headers["retry-after"] == "3600"
+    from aiproxyapi.executors.codex_backend import usage_limit_wait
+
+    at = json.dumps({"error": {"type": "usage_limit_reached", "resets_at": 1000}}).encode()
+    assert usage_limit_wait(at, now=400.0) == 600.0
+    assert usage_limit_wait(b'{"detail": "x"}', now=0.0) is None
+    await clients.client.aclose()
+
+
+def test_google_retry_delays_are_read_from_the_error_details() -> None:
+    from aiproxyapi.executors.gemini_cli import retry_delay
+
+    def body(detail: dict[str, Any]) -> bytes:
+        return json.dumps({"error": {"code": 429, "details": [detail]}}).encode()
+
+    info = "type.googleapis.com/google.rpc.RetryInfo"
+    assert retry_delay(body({"@type": info, "retryDelay": "0.84s"})) == 0.84
+    assert retry_delay(body({"@type": info, "retryDelay": "1500ms"})) == 1.5
+    assert retry_delay(body({"metadata": {"quotaResetDelay": "30s"}})) == 30.0
+    assert retry_delay(json.dumps([{"error": {"details": [{"retryDelay": "2s"}]}}]).encode()) == 2.0
+    assert retry_delay(b"not json") is None
