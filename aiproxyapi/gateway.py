@@ -152,6 +152,7 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self.accounts.close()
         if self.runtime.config.usage_statistics_enabled:
             try:
                 await self.usage_store.flush()

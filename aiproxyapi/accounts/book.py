@@ -340,6 +340,13 @@ class AccountBook:
             raise RefreshFailed(f"auth record {credential.id} is gone")
         return account
 
+    async def close(self) -> None:
+        """Stop refreshes still running (at shutdown); a stored record stays whole either way."""
+        tasks = [task for account in self.accounts.values() if (task := _running(account))]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     # -- status --------------------------------------------------------------------------
 
     def status(self) -> list[dict[str, Any]]:
