@@ -35,6 +35,8 @@ RETRY_AFTER_FAILURE = 300.0
 RETRY_AFTER_UNSTORED = 60.0
 RETRY_WHEN_EXPIRY_STUCK = 30.0
 MINT_MARGIN = 60.0
+REFRESH_TIMEOUT = 30.0
+"""A token endpoint that has not answered by then fails the refresh (retried later)."""
 
 
 class AccountStatus(enum.Enum):
@@ -172,12 +174,11 @@ class AccountBook:
     async def grant(self, credential: OAuthCredential) -> Grant:
         """The current grant; waits for a refresh in flight, refreshes an expired token."""
         account = self._account(credential)
-        if _running(account) is not None:
-            return await self._await(account)
         if account.record.minted:
             if account.minted_until - MINT_MARGIN <= self._clock():
                 return await self.refresh(credential.id, "token needed")
             return account.grant
+        # A refresh ahead of expiry must not hold requests up: the current token still works.
         expiry = self._expiry(account)
         if expiry is not None and expiry <= self._clock():
             return await self._await_or_keep(account, "token expired")
@@ -253,7 +254,8 @@ class AccountBook:
         client = self._client_for(account.record.credential.proxy_url)
         try:
             if account.record.minted:
-                minted = await self._life.mint(account.record, client)
+                async with asyncio.timeout(REFRESH_TIMEOUT):
+                    minted = await self._life.mint(account.record, client)
                 account.grant = Grant(
                     access_token=Secret(minted.token),
                     base_url=minted.base_url,
@@ -277,7 +279,8 @@ class AccountBook:
     async def _renew_record(self, name: str, account: Account, client: httpx.AsyncClient) -> None:
         old_expiry = self._expiry(account)
         if account.pending is None:
-            account.pending = await self._life.refresh(dict(account.record.data), client=client)
+            async with asyncio.timeout(REFRESH_TIMEOUT):
+                account.pending = await self._life.refresh(dict(account.record.data), client=client)
         data = msgspec.json.format(msgspec.json.encode(account.pending), indent=2)
         try:
             record = parse_record(name, data)
@@ -406,4 +409,6 @@ def _reason_of(exc: Exception) -> str:
         return reason
     if isinstance(exc, httpx.HTTPError):
         return f"token endpoint unreachable ({type(exc).__name__})"
+    if isinstance(exc, TimeoutError):
+        return f"token endpoint did not answer within {REFRESH_TIMEOUT:.0f} s"
     return str(exc) or type(exc).__name__

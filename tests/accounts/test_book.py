@@ -243,3 +243,29 @@ async def test_next_project_walks_the_records_projects(book: AccountBook) -> Non
     assert moved.project == "p2"
     assert await book.next_project(credential, "p2") is None
     assert (await book.grant(credential)).project == "p2"
+
+
+async def test_a_refresh_ahead_of_expiry_does_not_hold_requests_up(
+    book: AccountBook, provider: Provider
+) -> None:
+    credential = add(book, "claude", "claude-a.json", expires_in=3600)  # due, still valid
+    provider.gate = asyncio.Event()
+    refreshing = asyncio.create_task(book.refresh(credential.id, "due"))
+    await asyncio.sleep(0.01)
+    grant = await asyncio.wait_for(book.grant(credential), 1.0)
+    assert grant.access_token.reveal() == "tok-1"
+    provider.gate.set()
+    assert (await refreshing).access_token.reveal() == "tok-2"
+
+
+async def test_a_token_endpoint_that_never_answers_fails_the_refresh(
+    book: AccountBook, provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiproxyapi.accounts import book as book_module
+
+    monkeypatch.setattr(book_module, "REFRESH_TIMEOUT", 0.05)
+    credential = add(book, "claude", "claude-a.json", expires_in=3600)
+    provider.gate = asyncio.Event()  # never set
+    with pytest.raises(RefreshFailed):
+        await book.refresh(credential.id, "due")
+    assert book.accounts[credential.id].last_error.startswith("token endpoint did not answer")
