@@ -38,7 +38,7 @@ __all__ = ["Gateway", "ReloadOutcome", "default_store", "log_dir_for", "usage_pa
 
 log = logging.getLogger("aiproxyapi.gateway")
 
-_RESTART_KEYS = ("host", "port", "auth_dir")
+_RESTART_KEYS = ("host", "port", "auth_dir", "auth_auto_refresh_workers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +133,10 @@ class Gateway:
                 name="auth-records",
             )
         )
-        self._tasks.append(asyncio.create_task(run_refresher(self.accounts), name="refresher"))
+        workers = self.runtime.config.auth_auto_refresh_workers
+        self._tasks.append(
+            asyncio.create_task(run_refresher(self.accounts, workers=workers), name="refresher")
+        )
         if self.config_path is not None:
             from aiproxyapi.watch import watch_config
 

@@ -17,7 +17,7 @@ __all__ = ["TICK_SECONDS", "run_refresher"]
 log = logging.getLogger("aiproxyapi.accounts")
 
 TICK_SECONDS = 5.0
-WORKERS = 4
+WORKERS = 16
 
 
 async def run_refresher(

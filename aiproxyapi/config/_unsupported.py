@@ -30,7 +30,6 @@ _TOP_LEVEL = {
     "force-model-prefix",
     "passthrough-headers",
     "save-cooldown-status",
-    "auth-auto-refresh-workers",
     "ws-auth",
     "nonstream-keepalive-interval",
     "streaming.bootstrap-retries",

@@ -196,6 +196,7 @@ class Config(_Node, frozen=True):
     max_retry_credentials: int = 0
     disable_cooling: bool = False
     transient_error_cooldown_seconds: int = 0
+    auth_auto_refresh_workers: int = 16
     routing: Routing = msgspec.field(default_factory=Routing)
     limits: Limits = msgspec.field(default_factory=Limits)
     timeouts: Timeouts = msgspec.field(default_factory=Timeouts)
@@ -226,6 +227,8 @@ class Config(_Node, frozen=True):
             raise ValueError("`max-retry-credentials` must not be negative")
         if self.transient_error_cooldown_seconds < -1:
             raise ValueError("`transient-error-cooldown-seconds` is -1 (off), 0 (60 s) or more")
+        if not 1 <= self.auth_auto_refresh_workers <= 256:
+            raise ValueError("`auth-auto-refresh-workers` must be between 1 and 256")
         if any(not key.strip() for key in self.api_keys):
             raise ValueError("`api-keys` must not contain an empty key")
         names = [entry.name for entry in self.openai_compatibility]
