@@ -206,11 +206,21 @@ class AccountBook:
         return account.grant
 
     async def remember_project(self, credential: OAuthCredential, project: str) -> Grant:
-        """Keep a discovered project for the account (in memory; the record is not rewritten)."""
+        """Keep a discovered project for the account, and in its record when it can be stored."""
         account = self._account(credential)
         account.project = project
         account.grant = _with_project(account.grant, project)
         log.info("auth record %s uses Code Assist project %s", credential.id, project)
+        if _running(account) is None and account.pending is None:
+            data = {**account.record.data, "project_id": project}
+            raw = msgspec.json.format(msgspec.json.encode(data), indent=2)
+            try:
+                await self._store.write_auth(credential.id, raw)
+            except StoreError as exc:
+                log.warning("project of %s kept in memory only: %s", credential.id, exc)
+            else:
+                account.raw = raw
+                account.record = parse_record(credential.id, raw)
         return account.grant
 
     # -- refresh -------------------------------------------------------------------------

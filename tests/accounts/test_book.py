@@ -72,7 +72,7 @@ class WatchedStore(FileStore):
             raise StoreUnavailable("store down")
         assert self.book is not None
         serving = self.book.accounts[name].grant.access_token.reveal()
-        self.writes.append((json.loads(data)["access_token"], serving))
+        self.writes.append((json.loads(data).get("access_token", ""), serving))
         await super().write_auth(name, data)
 
 
@@ -269,3 +269,17 @@ async def test_a_token_endpoint_that_never_answers_fails_the_refresh(
     with pytest.raises(RefreshFailed):
         await book.refresh(credential.id, "due")
     assert book.accounts[credential.id].last_error.startswith("token endpoint did not answer")
+
+
+async def test_a_discovered_project_is_kept_in_the_record(
+    book: AccountBook, tmp_path: Path
+) -> None:
+    data = record("gemini", "tok-1")
+    del data["project_id"]
+    book.upsert("g.json", json.dumps(data).encode())
+    credential = book.accounts["g.json"].record.credential
+    grant = await book.remember_project(credential, "found-proj")
+    assert grant.project == "found-proj"
+    assert json.loads((tmp_path / "g.json").read_bytes())["project_id"] == "found-proj"
+    # The store echoing our own write changes nothing.
+    assert book.upsert("g.json", (tmp_path / "g.json").read_bytes()) is False
