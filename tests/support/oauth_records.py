@@ -22,9 +22,10 @@ def codex_id_token(account_id: str) -> str:
 
 
 def record(
-    kind: str, token: str = "tok-1", *, expires_in: float = 3600, **extra: Any
+    kind: str, token: str = "tok-1", *, expires_in: float = 30 * 86400, **extra: Any
 ) -> dict[str, Any]:
-    """A record of `kind` whose access token is `token`, expiring in `expires_in` seconds."""
+    """A record of `kind` whose access token is `token`, expiring in `expires_in` seconds (30 days:
+    beyond every refresh lead time, so nothing refreshes unless a test says so)."""
     expired = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + expires_in))
     base: dict[str, Any]
     if kind == "claude":
