@@ -172,7 +172,7 @@ class AccountBook:
     # -- the token source ----------------------------------------------------------------
 
     async def grant(self, credential: OAuthCredential) -> Grant:
-        """The current grant; waits for a refresh in flight, refreshes an expired token."""
+        """The current grant; an expired (or unminted) token is renewed first, once for all."""
         account = self._account(credential)
         if account.record.minted:
             if account.minted_until - MINT_MARGIN <= self._clock():
