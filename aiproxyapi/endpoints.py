@@ -20,9 +20,9 @@ UPSTREAM_URLS: dict[str, str] = {
     "qwen.api": "https://portal.qwen.ai/v1",
     "iflow.api": "https://apis.iflow.cn/v1",
     "copilot.api": "https://api.githubcopilot.com",
-    "vertex.api": "",
+    "vertex.api": "https://{location}-aiplatform.googleapis.com",
 }
-"""key -> default; an empty default means "derived from the record" (the Vertex region)."""
+"""key -> default; Vertex's names the record's region (`global` drops the prefix)."""
 
 env_name = login_endpoints.env_name
 

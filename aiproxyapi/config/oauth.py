@@ -3,6 +3,8 @@
 A channel is the kind of subscription account an auth record holds: `claude`, `codex`,
 `gemini-cli`, `qwen`, `iflow`, `copilot`, `vertex`. The older `oauth-model-mappings` section has
 the same shape as `oauth-model-alias`; both are read, the newer one winning for a channel.
+Channels this gateway has no accounts for (CLIProxyAPI's `antigravity`, `kimi`, plugins) are
+accepted and unused, so a CLIProxyAPI config loads unchanged.
 """
 
 from __future__ import annotations
@@ -46,11 +48,3 @@ class QuotaExceeded(_Node, frozen=True):
     """Move an account with several projects to its next project and retry there."""
     switch_preview_model: bool = True
     """Retry once with the model's preview variant before giving the account a rest."""
-
-
-def check_channels(section: str, channels: dict[str, object]) -> None:
-    """Refuse a channel name no auth record type uses."""
-    for name in channels:
-        if channel_of(name) not in OAUTH_CHANNELS:
-            known = ", ".join(OAUTH_CHANNELS)
-            raise ValueError(f"`{section}` has unknown channel {name!r} (one of: {known})")

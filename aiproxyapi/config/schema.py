@@ -11,7 +11,7 @@ import enum
 
 import msgspec
 
-from aiproxyapi.config.oauth import OAuthModelAlias, QuotaExceeded, channel_of, check_channels
+from aiproxyapi.config.oauth import OAuthModelAlias, QuotaExceeded, channel_of
 
 __all__ = [
     "Config",
@@ -214,9 +214,6 @@ class Config(_Node, frozen=True):
     quota_exceeded: QuotaExceeded = msgspec.field(default_factory=QuotaExceeded)
 
     def __post_init__(self) -> None:
-        check_channels("oauth-model-alias", dict(self.oauth_model_alias))
-        check_channels("oauth-model-mappings", dict(self.oauth_model_mappings))
-        check_channels("oauth-excluded-models", dict(self.oauth_excluded_models))
         if not 0 <= self.port <= 65535:
             raise ValueError("`port` must be between 0 and 65535")
         if self.request_retry < 0:

@@ -32,10 +32,8 @@ def _method(call: UpstreamCall) -> str:
 def vertex_url(call: UpstreamCall, project: str, location: str) -> str:
     """The regional (or global) publisher-model URL of one call."""
     location = location or DEFAULT_LOCATION
-    host = upstream_url("vertex.api")
-    if not host:
-        prefix = "" if location == "global" else f"{location}-"
-        host = f"https://{prefix}aiplatform.googleapis.com"
+    prefix = "" if location == "global" else f"{location}-"
+    host = upstream_url("vertex.api").replace("{location}-", prefix)
     model = quote(call.upstream_model, safe="")
     return (
         f"{host}/v1/projects/{quote(project, safe='')}/locations/{location}"

@@ -135,11 +135,13 @@ def test_the_records_own_aliases_come_before_the_channels() -> None:
     assert "cfg" not in names
 
 
-def test_an_unknown_channel_in_the_config_is_refused() -> None:
-    from aiproxyapi.config import ConfigError
-
-    with pytest.raises(ConfigError, match="unknown channel"):
-        parse_config("oauth-excluded-models:\n  nosuch: ['x']\n")
+def test_channels_without_accounts_here_are_accepted_as_cliproxyapi_writes_them() -> None:
+    config = parse_config(
+        "oauth-excluded-models:\n  antigravity: ['x']\n"
+        "oauth-model-alias:\n  kimi:\n    - {name: k2, alias: k}\n"
+    ).config
+    assert config.channel_excluded("antigravity") == ("x",)
+    assert config.channel_aliases("claude") == ()
 
 
 def test_a_broken_record_is_logged_by_name_only(caplog: pytest.LogCaptureFixture) -> None:
