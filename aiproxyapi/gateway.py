@@ -22,11 +22,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from aiproxyapi.access import UnsafeConfigError
+from aiproxyapi.accounts import (
+    AccountBook,
+    Lifecycle,
+    default_lifecycle,
+    follow_records,
+    load_records,
+    run_refresher,
+)
 from aiproxyapi.cache import ResponseCache, build_cache
 from aiproxyapi.config import Config, ConfigError, LoadedConfig, load_config
 from aiproxyapi.conversation import ConversationStore
-from aiproxyapi.executors import HttpClients
+from aiproxyapi.credential import ApiKeyCredential
+from aiproxyapi.executors import HttpClients, UpstreamTimeouts
 from aiproxyapi.logs import configure_logging, set_secrets
 from aiproxyapi.policy import Admission, MemoryLedger
 from aiproxyapi.pool import PoolState
@@ -41,7 +52,7 @@ __all__ = ["Gateway", "ReloadOutcome", "default_store", "log_dir_for", "usage_pa
 
 log = logging.getLogger("aiproxyapi.gateway")
 
-_RESTART_KEYS = ("host", "port", "auth_dir", "tls")
+_RESTART_KEYS = ("host", "port", "auth_dir", "tls", "auth_auto_refresh_workers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +100,7 @@ class Gateway:
         *,
         store_started: bool = False,
         extra_secrets: Iterable[str] = (),
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.config_path = config_path.absolute() if config_path is not None else None
         self.store = store if store is not None else default_store(loaded.config, config_path)
@@ -102,9 +114,23 @@ class Gateway:
         """Key policies: rates, budgets and their persisted spend."""
         self.conversations = ConversationStore(self.store)
         self.cache: ResponseCache | None = build_cache(loaded.config.cache)
+        self.accounts = AccountBook(
+            self.store,
+            self.state,
+            lifecycle or default_lifecycle(),
+            client_for=self._token_client,
+            on_tokens=self._refresh_secrets,
+        )
+        """Live OAuth accounts: tokens and lifecycle state, outside any runtime snapshot."""
         self._digest = loaded.digest
         self._generation = 1
-        runtime = build_runtime(loaded.config, state=self.state, clients=self.clients, generation=1)
+        runtime = build_runtime(
+            loaded.config,
+            state=self.state,
+            clients=self.clients,
+            generation=1,
+            accounts=self.accounts,
+        )
         self.holder = RuntimeHolder(runtime)
         self.usage_store = _usage_store(self.store, loaded.config, self.book)
         self.records = records_for(Path(loaded.config.auth_dir), os.environ)
@@ -145,6 +171,8 @@ class Gateway:
             await self.store.start()
             self._store_started = True
         await self.records.start()
+        if await load_records(self.accounts, self.store):
+            self.rebuild("auth records loaded")
         if self.runtime.config.usage_statistics_enabled:
             await self.usage_store.load_async()
         self._tasks.append(asyncio.create_task(self.usage_store.run(), name="usage-flush"))
@@ -153,6 +181,16 @@ class Gateway:
             self._tasks.append(asyncio.create_task(self._follow_config(), name="store-config"))
         await self.admission.load()
         self._tasks.append(asyncio.create_task(self.admission.run(), name="key-spend-flush"))
+        self._tasks.append(
+            asyncio.create_task(
+                follow_records(self.accounts, self.store, lambda: self.rebuild("auth records")),
+                name="auth-records",
+            )
+        )
+        workers = self.runtime.config.auth_auto_refresh_workers
+        self._tasks.append(
+            asyncio.create_task(run_refresher(self.accounts, workers=workers), name="refresher")
+        )
         if self.config_path is not None:
             from aiproxyapi.watch import watch_config
 
@@ -185,6 +223,7 @@ class Gateway:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.accounts.close()
         if self.runtime.config.usage_statistics_enabled:
             try:
                 await self.usage_store.flush()
@@ -217,6 +256,7 @@ class Gateway:
                 state=self.state,
                 clients=self.clients,
                 generation=self._generation + 1,
+                accounts=self.accounts,
             )
         except (UnsafeConfigError, ValueError) as exc:
             return self._reject(str(exc))
@@ -255,6 +295,50 @@ class Gateway:
         except StoreError as exc:
             log.error("could not send the edited config to the store: %s", exc)
 
+    def rebuild(self, reason: str) -> bool:
+        """A new runtime around the same config, after the auth records changed."""
+        current = self.runtime
+        try:
+            runtime = build_runtime(
+                current.config,
+                state=self.state,
+                clients=self.clients,
+                generation=self._generation + 1,
+                accounts=self.accounts,
+            )
+        except (UnsafeConfigError, ValueError) as exc:
+            log.error(
+                "runtime rebuild after %s failed, the previous one keeps serving: %s", reason, exc
+            )
+            return False
+        self._generation += 1
+        self.holder.swap(runtime)
+        self.state.prune(c.id for c in runtime.credentials)
+        self._publish_secrets(runtime)
+        log.info(
+            "%s: runtime rebuilt (generation %d, %d credentials)",
+            reason,
+            runtime.generation,
+            len(runtime.credentials),
+        )
+        return True
+
+    def _token_client(self, proxy_url: str) -> httpx.AsyncClient:
+        config = self.runtime.config
+        timeouts = UpstreamTimeouts(config.timeouts.connect_seconds, config.timeouts.idle_seconds)
+        return self.clients.get(proxy_url, config.proxy_url, timeouts)
+
+    def _refresh_secrets(self) -> None:
+        # Called from the account book during __init__ too, before the holder exists.
+        holder = getattr(self, "holder", None)
+        if holder is not None:
+            self._publish_secrets(holder.current)
+
+    def _publish_secrets(self, runtime: Runtime) -> None:
+        """Hand every secret the runtime, the accounts and the store carry to the log scrubber."""
+        extra = getattr(self, "_extra_secrets", ())
+        set_secrets([*_secrets_of(runtime, self.accounts), *extra])
+
     def _reject(self, reason: str) -> ReloadOutcome:
         self.reload_failures += 1
         self.last_reload_error = reason
@@ -263,7 +347,7 @@ class Gateway:
 
     def _apply_side_effects(self, old: Runtime | None, new: Runtime) -> None:
         config = new.config
-        set_secrets([*_secrets_of(new), *self._extra_secrets])
+        self._publish_secrets(new)
         if config.metrics.enable and self.metrics is None:
             from aiproxyapi.observe.metrics import GatewayMetrics
 
@@ -305,9 +389,10 @@ class Gateway:
             task.add_done_callback(self._closing.discard)
 
 
-def _secrets_of(runtime: Runtime) -> list[str]:
-    secrets = [c.api_key.reveal() for c in runtime.credentials]
+def _secrets_of(runtime: Runtime, accounts: AccountBook) -> list[str]:
+    secrets = [c.api_key.reveal() for c in runtime.credentials if isinstance(c, ApiKeyCredential)]
     secrets.extend(runtime.config.api_keys)
+    secrets.extend(accounts.secrets())
     # The management secret (plaintext until it is hashed, then its hash) and the password.
     secrets.append(runtime.config.management.secret_key.strip())
     secrets.append(os.environ.get("MANAGEMENT_PASSWORD", ""))

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from aiproxyapi.access import ClientKeys, check_access_safety
+from aiproxyapi.accounts import AccountBook, oauth_credentials
 from aiproxyapi.config import Config
 from aiproxyapi.credential import Credential, ProviderKind
 from aiproxyapi.executors import Executor, build_executors
@@ -42,12 +43,22 @@ class Runtime:
 
 
 def build_runtime(
-    config: Config, *, state: PoolState, clients: HttpClients, generation: int
+    config: Config,
+    *,
+    state: PoolState,
+    clients: HttpClients,
+    generation: int,
+    accounts: AccountBook | None = None,
 ) -> Runtime:
-    """Validate and assemble a snapshot; raises without side effects when the config is unsafe."""
+    """Validate and assemble a snapshot; raises without side effects when the config is unsafe.
+
+    With an account book, its enabled OAuth accounts join the config's credentials.
+    """
     check_access_safety(config.host, config.api_keys)
-    executors = build_executors(config, clients)
-    credentials = tuple(credentials_from_config(config))
+    executors = build_executors(config, clients, accounts)
+    credentials: tuple[Credential, ...] = tuple(credentials_from_config(config))
+    if accounts is not None:
+        credentials += tuple(oauth_credentials(accounts.records(), config))
     servable = tuple(c for c in credentials if c.kind in executors)
     unserved = sorted({c.kind.value for c in credentials if c.kind not in executors})
     if unserved:

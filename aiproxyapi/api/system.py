@@ -103,6 +103,7 @@ async def usage(request: HttpRequest) -> Response[bytes]:
         "persisted": gateway.runtime.config.usage_statistics_enabled,
         "usage": gateway.book.snapshot(),
         "records": breakdown,
+        "credentials": gateway.accounts.status(),
     }
     return Response(msgspec.json.encode(body), media_type=_JSON)
 

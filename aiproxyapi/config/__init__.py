@@ -8,6 +8,7 @@ the key path and line, and report CLIProxyAPI keys that are not supported yet as
 
 from aiproxyapi.config.load import ConfigError, LoadedConfig, load_config, parse_config
 from aiproxyapi.config.management import RemoteManagement, is_bcrypt_hash
+from aiproxyapi.config.oauth import OAUTH_CHANNELS, OAuthModelAlias, QuotaExceeded, channel_of
 from aiproxyapi.config.pricing import PRESET_BASE_URLS, ModelPrice, preset_base_url
 from aiproxyapi.config.schema import (
     Config,
@@ -23,6 +24,7 @@ from aiproxyapi.config.schema import (
 )
 
 __all__ = [
+    "OAUTH_CHANNELS",
     "PRESET_BASE_URLS",
     "Config",
     "ConfigError",
@@ -30,14 +32,17 @@ __all__ = [
     "LoadedConfig",
     "ModelAlias",
     "ModelPrice",
+    "OAuthModelAlias",
     "OpenAICompatEntry",
     "OpenAICompatKey",
     "ProviderKeyEntry",
+    "QuotaExceeded",
     "RemoteManagement",
     "Routing",
     "RoutingStrategy",
     "Streaming",
     "Timeouts",
+    "channel_of",
     "is_bcrypt_hash",
     "load_config",
     "parse_config",

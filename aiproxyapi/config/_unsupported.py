@@ -25,8 +25,6 @@ _TOP_LEVEL = {
     "force-model-prefix",
     "passthrough-headers",
     "save-cooldown-status",
-    "auth-auto-refresh-workers",
-    "quota-exceeded",
     "ws-auth",
     "nonstream-keepalive-interval",
     "streaming.bootstrap-retries",
@@ -47,14 +45,11 @@ _TOP_LEVEL = {
     "credential-in-flight",
     "interactions-api-key",
     "xai-api-key",
-    "oauth-model-alias",
-    "oauth-excluded-models",
     "oauth-request-scoped-errors",
     "payload",
     # Keys only older releases read; kept so an old config still starts.
     "generative-language-api-key",
     "ampcode",
-    "oauth-model-mappings",
     "model-name-mappings",
 }
 

@@ -15,6 +15,7 @@ from aiproxyapi.config._node import _Node
 from aiproxyapi.config.client_keys import ClientKeyPolicy
 from aiproxyapi.config.features import Cache, Conversations
 from aiproxyapi.config.management import RemoteManagement
+from aiproxyapi.config.oauth import OAuthModelAlias, QuotaExceeded, channel_of
 from aiproxyapi.config.ops import Metrics, Tls, check_ops
 from aiproxyapi.config.pricing import ModelPrice, preset_base_url
 
@@ -214,6 +215,7 @@ class Config(_Node, frozen=True):
     max_retry_credentials: int = 0
     disable_cooling: bool = False
     transient_error_cooldown_seconds: int = 0
+    auth_auto_refresh_workers: int = 16
     routing: Routing = msgspec.field(default_factory=Routing)
     limits: Limits = msgspec.field(default_factory=Limits)
     timeouts: Timeouts = msgspec.field(default_factory=Timeouts)
@@ -237,6 +239,12 @@ class Config(_Node, frozen=True):
     error_logs_max_files: int = 10
     log_format: str = "text"
     shutdown_timeout_seconds: float = 30.0
+    oauth_model_alias: dict[str, tuple[OAuthModelAlias, ...]] = msgspec.field(default_factory=dict)
+    oauth_model_mappings: dict[str, tuple[OAuthModelAlias, ...]] = msgspec.field(
+        default_factory=dict
+    )
+    oauth_excluded_models: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
+    quota_exceeded: QuotaExceeded = msgspec.field(default_factory=QuotaExceeded)
 
     def __post_init__(self) -> None:
         check_ops(self)
@@ -250,6 +258,8 @@ class Config(_Node, frozen=True):
             raise ValueError("`max-retry-credentials` must not be negative")
         if self.transient_error_cooldown_seconds < -1:
             raise ValueError("`transient-error-cooldown-seconds` is -1 (off), 0 (60 s) or more")
+        if not 1 <= self.auth_auto_refresh_workers <= 256:
+            raise ValueError("`auth-auto-refresh-workers` must be between 1 and 256")
         keys = self.api_keys
         if any(not key.strip() for key in keys):
             raise ValueError("`api-keys` must not contain an empty key")
@@ -259,6 +269,22 @@ class Config(_Node, frozen=True):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"duplicate openai-compatibility name(s): {', '.join(duplicates)}")
+
+    def channel_aliases(self, channel: str) -> tuple[OAuthModelAlias, ...]:
+        """The aliases of one OAuth channel (`oauth-model-alias`, else `oauth-model-mappings`)."""
+        for section in (self.oauth_model_alias, self.oauth_model_mappings):
+            for name, aliases in section.items():
+                if channel_of(name) == channel:
+                    return aliases
+        return ()
+
+    def channel_excluded(self, channel: str) -> tuple[str, ...]:
+        """The `oauth-excluded-models` patterns of one OAuth channel."""
+        found: list[str] = []
+        for name, patterns in self.oauth_excluded_models.items():
+            if channel_of(name) == channel:
+                found.extend(patterns)
+        return tuple(found)
 
     @property
     def management(self) -> RemoteManagement:

@@ -8,12 +8,13 @@ judge, with the credential's key scrubbed from anything the upstream echoed.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from typing import ClassVar, Protocol
 
 import httpx
 import msgspec
 
-from aiproxyapi.credential import Credential
+from aiproxyapi.credential import ApiKeyCredential, Credential
 from aiproxyapi.errors import UpstreamFailure
 from aiproxyapi.executors.http import HttpClients, UpstreamTimeouts
 from aiproxyapi.formats.dialect import Format
@@ -25,6 +26,7 @@ __all__ = [
     "HttpExecutor",
     "UpstreamCall",
     "entry_headers",
+    "key_of",
     "open_upstream",
     "redact",
 ]
@@ -91,6 +93,10 @@ class HttpExecutor:
         self._global_proxy = global_proxy
         self._timeouts = timeouts
 
+    def client_for(self, credential: Credential) -> httpx.AsyncClient:
+        """The shared HTTP client for the credential's egress proxy."""
+        return self._clients.get(credential.proxy_url, self._global_proxy, self._timeouts)
+
     def url(self, call: UpstreamCall) -> str:
         """The upstream URL for the call's action."""
         raise NotImplementedError
@@ -106,22 +112,50 @@ class HttpExecutor:
     async def open(self, call: UpstreamCall) -> httpx.Response:
         """Post the body; the open 2xx response, or UpstreamFailure."""
         credential = call.credential
-        client = self._clients.get(credential.proxy_url, self._global_proxy, self._timeouts)
+        return await self.post(
+            call,
+            self.url(call),
+            self.auth_headers(credential),
+            call.body,
+            secrets=(key_of(credential),),
+        )
+
+    async def post(
+        self,
+        call: UpstreamCall,
+        url: str,
+        auth: dict[str, str],
+        body: bytes,
+        *,
+        secrets: Iterable[str],
+        accept: str = "",
+    ) -> httpx.Response:
+        """Post `body` to `url` with the entry, dialect and auth headers; scrub `secrets`."""
+        credential = call.credential
+        client = self.client_for(credential)
         headers = entry_headers(credential)
         headers.update({name.lower(): value for name, value in call.forward_headers})
         headers.update(self.dialect_headers(call))
-        headers.update(self.auth_headers(credential))
+        headers.update(auth)
         headers["content-type"] = "application/json"
-        headers["accept"] = "text/event-stream" if call.stream else "application/json"
-        request = client.build_request("POST", self.url(call), content=call.body, headers=headers)
-        return await open_upstream(client, request, credential, self.dialect)
+        headers["accept"] = accept or ("text/event-stream" if call.stream else "application/json")
+        request = client.build_request("POST", url, content=body, headers=headers)
+        return await open_upstream(client, request, secrets, self.dialect)
 
 
-def redact(data: bytes, credential: Credential) -> bytes:
-    """Remove the credential's key from an upstream body some providers echo it in."""
-    secret = credential.api_key.reveal().encode()
-    if secret and secret in data:
-        data = data.replace(secret, b"[redacted]")
+def key_of(credential: Credential) -> str:
+    """The API key of a config credential; an OAuth account has none."""
+    if isinstance(credential, ApiKeyCredential):
+        return credential.api_key.reveal()
+    raise TypeError(f"credential {credential.label} carries no API key")
+
+
+def redact(data: bytes, secrets: Iterable[str]) -> bytes:
+    """Remove the credential's secrets from an upstream body some providers echo them in."""
+    for secret in secrets:
+        raw = secret.encode()
+        if raw and raw in data:
+            data = data.replace(raw, b"[redacted]")
     return data
 
 
@@ -133,7 +167,7 @@ def entry_headers(credential: Credential) -> dict[str, str]:
 
 
 async def open_upstream(
-    client: httpx.AsyncClient, request: httpx.Request, credential: Credential, dialect: Format
+    client: httpx.AsyncClient, request: httpx.Request, secrets: Iterable[str], dialect: Format
 ) -> httpx.Response:
     """Send a request as a stream; a non-2xx answer or a transport error becomes UpstreamFailure."""
     try:
@@ -156,7 +190,7 @@ async def open_upstream(
         f"upstream status {response.status_code}",
         status=response.status_code,
         headers={name.lower(): value for name, value in response.headers.items()},
-        body=redact(body, credential),
+        body=redact(body, secrets),
         content_type=response.headers.get("content-type", "application/json"),
         dialect=dialect.value,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from aiproxyapi.credential import Credential
-from aiproxyapi.executors.base import Action, HttpExecutor, UpstreamCall
+from aiproxyapi.executors.base import Action, HttpExecutor, UpstreamCall, key_of
 from aiproxyapi.formats.dialect import Format
 
 __all__ = ["ANTHROPIC_VERSION", "ClaudeExecutor"]
@@ -27,7 +27,7 @@ class ClaudeExecutor(HttpExecutor):
 
     def auth_headers(self, credential: Credential) -> dict[str, str]:
         """`x-api-key`; compatible gateways on another host also get it as a Bearer token."""
-        key = credential.api_key.reveal()
+        key = key_of(credential)
         headers = {"x-api-key": key}
         if urlsplit(credential.base_url).hostname != "api.anthropic.com":
             headers["authorization"] = f"Bearer {key}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from aiproxyapi.credential import Credential
-from aiproxyapi.executors.base import Action, HttpExecutor, UpstreamCall
+from aiproxyapi.executors.base import Action, HttpExecutor, UpstreamCall, key_of
 from aiproxyapi.formats.dialect import Format
 
 __all__ = ["GeminiExecutor", "VertexExecutor"]
@@ -31,7 +31,7 @@ class GeminiExecutor(HttpExecutor):
 
     def auth_headers(self, credential: Credential) -> dict[str, str]:
         """The key as a header, never in the URL (URLs end up in logs)."""
-        return {"x-goog-api-key": credential.api_key.reveal()}
+        return {"x-goog-api-key": key_of(credential)}
 
 
 class VertexExecutor(GeminiExecutor):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiproxyapi.credential import Credential
-from aiproxyapi.executors.base import Action, HttpExecutor, UpstreamCall
+from aiproxyapi.executors.base import Action, HttpExecutor, UpstreamCall, key_of
 from aiproxyapi.formats.dialect import Format
 
 __all__ = ["OpenAICompatExecutor"]
@@ -21,4 +21,4 @@ class OpenAICompatExecutor(HttpExecutor):
 
     def auth_headers(self, credential: Credential) -> dict[str, str]:
         """Bearer token."""
-        return {"authorization": f"Bearer {credential.api_key.reveal()}"}
+        return {"authorization": f"Bearer {key_of(credential)}"}

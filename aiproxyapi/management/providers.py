@@ -17,7 +17,7 @@ from litestar import Response, delete, get, patch, put
 from litestar.handlers import HTTPRouteHandler
 
 from aiproxyapi.config import Config
-from aiproxyapi.credential import ProviderKind
+from aiproxyapi.credential import ApiKeyCredential, ProviderKind
 from aiproxyapi.management._doc import get_path, plain, set_path
 from aiproxyapi.management._http import ManagementError, MgmtRequest, json_response, ok, read_json
 from aiproxyapi.management.context import context_of
@@ -44,6 +44,8 @@ _RUNTIME_ONLY = "auth-index"
 
 def _auth_index(runtime: Runtime, kind: ProviderKind, key: str, provider: str = "") -> str:
     for credential in runtime.credentials:
+        if not isinstance(credential, ApiKeyCredential):
+            continue
         same_key = credential.kind is kind and credential.api_key.reveal() == key.strip()
         if same_key and (not provider or credential.provider == provider):
             return credential.id

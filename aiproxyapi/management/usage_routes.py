@@ -19,6 +19,7 @@ from typing import Any
 
 from litestar import Response, get, post
 
+from aiproxyapi.credential import ApiKeyCredential
 from aiproxyapi.gateway import Gateway
 from aiproxyapi.management._http import ManagementError, MgmtRequest, json_response, read_json
 from aiproxyapi.management.buckets import recent_requests
@@ -226,6 +227,8 @@ def _key_usage(gateway: Gateway) -> dict[str, dict[str, Any]]:
     recent = gateway.book.snapshot().recent
     out: dict[str, dict[str, Any]] = defaultdict(dict)
     for credential in gateway.runtime.credentials:
+        if not isinstance(credential, ApiKeyCredential):
+            continue  # accounts are listed by auth-files, keyed by their record
         tracked = gateway.state.credentials.get(credential.id)
         key = f"{credential.base_url}|{mask(credential.api_key.reveal())}"
         out[credential.provider][key] = {

@@ -100,10 +100,12 @@ class Dispatcher:
 
     def _available(self, route: Route, tried: set[str]) -> list[Candidate]:
         resting = self.state.resting_until
+        blocked = self.state.blocked
         return [
             candidate
             for candidate in route.candidates
             if candidate.key not in tried
+            and candidate.credential.id not in blocked
             and not resting(candidate.credential.id, candidate.upstream_model)
         ]
 
@@ -136,7 +138,9 @@ class Dispatcher:
         """Seconds until some candidate is available again; None when none ever will be."""
         now = self.state.clock()
         ends = [
-            self.state.resting_until(c.credential.id, c.upstream_model) for c in route.candidates
+            self.state.resting_until(c.credential.id, c.upstream_model)
+            for c in route.candidates
+            if c.credential.id not in self.state.blocked
         ]
         if not ends:
             return None

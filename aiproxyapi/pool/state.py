@@ -47,6 +47,8 @@ class PoolState:
         self.weights: dict[str, dict[str, int]] = {}
         self.cooldown_events: Counter[tuple[str, str]] = Counter()
         """Cooldowns started, by (provider, reason); a monotonic count for metrics."""
+        self.blocked: dict[str, str] = {}
+        """Credentials out of selection altogether (an OAuth account whose refresh failed)."""
 
     def of(self, credential_id: str) -> CredentialState:
         """The state of one credential, created on first use."""
@@ -94,6 +96,14 @@ class PoolState:
         state = self.credentials.get(credential_id)
         cooldown = state.cooldowns.get(model) if state else None
         return cooldown.level if cooldown else 0
+
+    def block(self, credential_id: str, reason: str) -> None:
+        """Take a credential out of selection until `unblock`."""
+        self.blocked[credential_id] = reason
+
+    def unblock(self, credential_id: str) -> None:
+        """Return a blocked credential to selection."""
+        self.blocked.pop(credential_id, None)
 
     def reset(self, credential_id: str | None = None) -> None:
         """Clear cooldowns, of one credential or of all."""

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from aiproxyapi.endpoints import UPSTREAM_URLS
+from aiproxyapi.endpoints import env_name as runtime_env
 from auth.endpoints import CLIENTS, ENDPOINTS, env_name, url
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -31,8 +33,9 @@ def test_the_readme_lists_every_endpoint_once() -> None:
     text = README.read_text("utf-8")
     section = text.split("## Account logins", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| `(AIPROXYAPI_\w+)` \| `([^`]+)` \|", section, flags=re.MULTILINE)
-    assert dict(rows) == {e.env: e.default for e in ENDPOINTS.values()}
-    assert len(rows) == len(ENDPOINTS)
+    runtime = {runtime_env(key): default for key, default in UPSTREAM_URLS.items()}
+    assert dict(rows) == {e.env: e.default for e in ENDPOINTS.values()} | runtime
+    assert len(rows) == len(ENDPOINTS) + len(UPSTREAM_URLS)
 
 
 def test_authorization_code_providers_have_their_usual_callback_ports() -> None:

@@ -262,3 +262,20 @@ async def test_round_robin_spreads_requests_over_the_pool() -> None:
     upstream = Upstream(a="answer-a", b="answer-b", c="answer-c")
     answers = [await d.dispatch(pool_route("abc"), upstream) for _ in range(6)]
     assert answers == ["answer-a", "answer-b", "answer-c"] * 2
+
+
+async def test_a_blocked_credential_is_out_of_selection_until_unblocked() -> None:
+    d = dispatcher()
+    upstream = Upstream(a="answer-a", b="answer-b")
+    d.state.block("id-a", "refresh failed")
+    assert await d.dispatch(pool_route("ab"), upstream) == "answer-b"
+    assert upstream.calls == ["b"]
+    d.state.unblock("id-a")
+    assert await d.dispatch(pool_route("ab"), upstream) == "answer-a"
+
+
+async def test_only_blocked_credentials_is_no_credential_at_once() -> None:
+    d = dispatcher()
+    d.state.block("id-a", "refresh failed")
+    with pytest.raises(NoCredentialError):
+        await d.dispatch(pool_route("a"), Upstream(a="answer-a"))

@@ -271,10 +271,62 @@ class Gemini:
         return gemini_wire.embed_body(body, batch=route.action == "batchEmbedContents")
 
 
+class CodeAssist(Gemini):
+    """Gemini CLI's ``/v1internal:{method}`` (§6): the Gemini body inside ``{model, project, request}``."""
+
+    onboarded_project = "fake-onboarded-project"
+
+    def refuse(self, request: HttpRequest, key: str | None) -> tuple[int, str] | None:
+        if key is None:
+            return 401, "Request is missing required authentication credential."
+        return None
+
+    def check(self, route: Route, body: dict[str, Any]) -> str | None:
+        if route.endpoint == "setup":
+            return None
+        inner = body.get("request")
+        if not isinstance(inner, dict):
+            return "Invalid JSON payload received. Unknown name: `request` is required."
+        if route.endpoint == "count_tokens":
+            if "project" in body or "model" in body:
+                return 'Invalid JSON payload received. Unknown name "project": Cannot find field.'
+            return None
+        if not isinstance(body.get("project"), str) or not body["project"]:
+            return "Permission denied: a Code Assist project is required."
+        if not isinstance(body.get("model"), str) or body["model"].startswith("models/"):
+            return "Invalid model: a bare model id is required."
+        return _validate.gemini(inner, route.action)
+
+    def answer(
+        self, route: Route, record: RecordedRequest, answer: Answer
+    ) -> JsonBody | EventStream:
+        trace = f"trace-fake{answer.serial}"
+        if route.action == "generateContent":
+            return JsonBody({"response": gemini_wire.response_body(answer), "traceId": trace})
+        chunks = [{"response": c, "traceId": trace} for c in gemini_wire.stream_chunks(answer)]
+        if "alt=sse" in record.query.split("&"):
+            return EventStream([data_frame(chunk, b"\r\n\r\n") for chunk in chunks])
+        frames = [(b"[" if i == 0 else b",\r\n") + dumps(c) for i, c in enumerate(chunks)]
+        frames[-1] += b"]"
+        return EventStream(frames, content_type="application/json")
+
+    def measure(self, route: Route, body: dict[str, Any]) -> Any:
+        return gemini_wire.count_tokens_body(estimate_tokens(body["request"]))
+
+    def setup(self, route: Route, body: dict[str, Any]) -> Any:
+        """loadCodeAssist finds no project (a new account); onboardUser provisions one."""
+        if route.action == "loadCodeAssist":
+            return {"allowedTiers": [{"id": "free-tier", "isDefault": True}]}
+        project = {"id": self.onboarded_project, "name": "Fake project"}
+        return {"done": True, "response": {"cloudaicompanionProject": project}}
+
+
 CODECS: dict[Dialect, Codec] = {
     "openai": OpenAIChat(),
     "openai-responses": OpenAIResponses(),
     "codex": Codex(),
     "claude": Claude(),
     "gemini": Gemini(),
+    "code-assist": CodeAssist(),
+    "token-exchange": OpenAIChat(),  # only its error envelope is used
 }

@@ -17,6 +17,7 @@ from ._answer import resolve
 from ._dialects import CODECS, Codec, EventStream, JsonBody
 from ._http11 import LAST_CHUNK, HttpRequest, encode_chunk, encode_head
 from ._routes import match
+from ._tokens import exchange_token
 from .openai_wire import dumps, error_body
 from .replies import Endpoint, Headers, RecordedRequest, Reply
 
@@ -58,6 +59,9 @@ class Responder:
         codec = CODECS[route.dialect]
         if request.method != route.method:
             return await self._write_error(writer, codec, 405, "Method not allowed.")
+        if route.endpoint == "token":
+            status, body = exchange_token(route.action, request, next(self._ids))
+            return await self.write_simple(writer, status, body)
         if route.endpoint == "models":
             return await self._write_json(writer, codec, 200, codec.models(self._models()), ())
         if route.endpoint == "other":
@@ -67,6 +71,9 @@ class Responder:
             return await self._write_error(writer, codec, *refused)
         if not isinstance(record.json, dict):
             return await self._write_error(writer, codec, 400, _BAD_JSON)
+        if route.endpoint == "setup":
+            setup = codec.setup(route, record.json)  # type: ignore[attr-defined]
+            return await self._write_json(writer, codec, 200, setup, ())
         reply = self._next_reply(record.key, route.endpoint)
         record.reply = reply
         if reply.delay:

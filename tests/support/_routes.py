@@ -36,6 +36,19 @@ _FIXED: dict[str, Route] = {
     "/v1/messages": Route("claude", "generate", "POST", "messages"),
     "/v1/messages/count_tokens": Route("claude", "count_tokens", "POST", "count_tokens"),
     "/v1beta/models": Route("gemini", "models", "GET", "models"),
+    # Token exchanges the OAuth runtime makes: Copilot's token for a GitHub token, and a Google
+    # access token for a service account's signed JWT.
+    "/copilot_internal/v2/token": Route("token-exchange", "token", "GET", "copilot"),
+    "/vertex/token": Route("token-exchange", "token", "POST", "vertex"),
+}
+
+# Gemini CLI's Code Assist API (wire-formats §6): `/v1internal:{method}`.
+_CODE_ASSIST: dict[str, Endpoint] = {
+    "generateContent": "generate",
+    "streamGenerateContent": "generate",
+    "countTokens": "count_tokens",
+    "loadCodeAssist": "setup",
+    "onboardUser": "setup",
 }
 
 # Gemini API, Vertex publisher and Vertex project paths (§5.1); the action follows a colon.
@@ -61,6 +74,9 @@ def match(request: HttpRequest) -> Route | None:
         if route.action == "models" and request.header("anthropic-version") is not None:
             return Route("claude", "models", "GET", "models")
         return route
+    if request.path.startswith("/v1internal:"):
+        method = request.path.removeprefix("/v1internal:")
+        return Route("code-assist", _CODE_ASSIST.get(method, "other"), "POST", method)
     found = _GEMINI.match(request.path)
     if found is None:
         return None

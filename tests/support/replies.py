@@ -21,8 +21,10 @@ from .openai_wire import Usage
 __all__ = ["DEFAULT_SIGNATURE", "Dialect", "RecordedRequest", "Reply", "ToolCall", "Usage"]
 
 Headers = tuple[tuple[str, str], ...]
-Dialect = Literal["openai", "openai-responses", "codex", "claude", "gemini"]
-Endpoint = Literal["generate", "count_tokens", "embeddings", "models", "other"]
+Dialect = Literal[
+    "openai", "openai-responses", "codex", "claude", "gemini", "code-assist", "token-exchange"
+]
+Endpoint = Literal["generate", "count_tokens", "embeddings", "models", "setup", "token", "other"]
 
 # Base64 (as Gemini's thoughtSignature must be), opaque (as Anthropic's signature is).
 DEFAULT_SIGNATURE = "ZmFrZS10aG91Z2h0LXNpZ25hdHVyZQ=="
@@ -238,7 +240,7 @@ class RecordedRequest:
     @property
     def stream(self) -> bool:
         """Whether a stream was asked for (Gemini: by the path; the others: ``stream: true``)."""
-        if self.dialect == "gemini":
+        if self.dialect in ("gemini", "code-assist"):
             return self.path.endswith(":streamGenerateContent")
         return isinstance(self.json, dict) and self.json.get("stream") is True
 
