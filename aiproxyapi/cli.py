@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from aiproxyapi import __version__
+from aiproxyapi.login import add_login_arguments, chosen_login, run_login
 
 __all__ = ["main"]
 
@@ -21,12 +22,15 @@ def _parser() -> argparse.ArgumentParser:
         help="config file (default: ./config.yaml when present, else an embedded default)",
     )
     parser.add_argument("--version", action="version", version=f"aiproxyapi {__version__}")
+    add_login_arguments(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
+    if chosen_login(args) is not None:
+        return run_login(args)
     from aiproxyapi.server import serve
 
     return serve(args.config)

@@ -11,10 +11,11 @@ from typing import Any, Protocol
 
 import pytest
 
+from .fake_oauth import FakeOAuth
 from .fake_upstream import FakeUpstream
 from .gateway import GatewayProcess
 
-__all__ = ["GatewayFactory", "fake_upstream", "gateway_factory", "make_upstream"]
+__all__ = ["GatewayFactory", "fake_oauth", "fake_upstream", "gateway_factory", "make_upstream"]
 
 
 class GatewayFactory(Protocol):
@@ -74,3 +75,12 @@ def gateway_factory(tmp_path: Path) -> Iterator[GatewayFactory]:
     yield start
     for gateway in reversed(started):
         gateway.stop()
+
+
+@pytest.fixture
+def fake_oauth(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOAuth]:
+    """A started FakeOAuth, with every ``AIPROXYAPI_*_URL`` of this process pointing at it."""
+    with FakeOAuth() as fake:
+        for name, value in fake.env().items():
+            monkeypatch.setenv(name, value)
+        yield fake
