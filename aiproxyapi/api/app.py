@@ -62,7 +62,7 @@ def create_app(gateway: Gateway) -> Litestar:
             Exception: render_unexpected,
         },
         on_startup=[gateway.start, management.start],
-        on_shutdown=[gateway.stop],
+        on_shutdown=[management.stop, gateway.stop],
         state=_state(gateway),
         openapi_config=None,
         logging_config=None,

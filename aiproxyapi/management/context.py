@@ -12,6 +12,7 @@ from aiproxyapi.gateway import Gateway
 from aiproxyapi.management._http import ManagementError, MgmtRequest
 from aiproxyapi.management.bans import FailureBans
 from aiproxyapi.management.edit import ConfigEditor
+from aiproxyapi.management.logins import LoginSessions
 from aiproxyapi.management.secret import ENV_PASSWORD, KeyVerifier, hash_plaintext_secret
 
 __all__ = ["OPT_KEY", "ManagementContext", "context_of"]
@@ -22,13 +23,14 @@ OPT_KEY = "management"
 
 
 class ManagementContext:
-    """The editor, the key verifier and the ban list of one gateway's management API."""
+    """The editor, key verifier, ban list and logins in progress of one management API."""
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.editor = ConfigEditor(gateway)
         self.verifier = KeyVerifier(os.environ.get(ENV_PASSWORD, ""))
         self.bans = FailureBans()
+        self.logins = LoginSessions()
         self._hashed_generation = 0
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -39,6 +41,10 @@ class ManagementContext:
     async def start(self) -> None:
         """At start: hash a plaintext secret in the config file."""
         await self._hash_secret()
+
+    async def stop(self) -> None:
+        """At shutdown: cancel the logins still waiting (their callback servers close)."""
+        await self.logins.cancel_all()
 
     def notice_reload(self) -> None:
         """After a reload brought in a plaintext secret, hash it in the background."""

@@ -18,7 +18,7 @@ from litestar.handlers.base import BaseRouteHandler
 from aiproxyapi.management._http import ManagementError
 from aiproxyapi.management.context import OPT_KEY, ManagementContext
 
-__all__ = ["caller_address", "management_guard", "presented_key"]
+__all__ = ["callback_guard", "caller_address", "management_guard", "presented_key"]
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -77,12 +77,8 @@ def _ban_message(seconds: float) -> str:
     return f"IP banned due to too many failed attempts. Try again in {minutes}m{secs:02d}s"
 
 
-async def management_guard(
-    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-) -> None:
-    """Let the call through, or raise the 404/403/401 that says why not."""
-    context: ManagementContext = handler.opt[OPT_KEY]
-    context.notice_reload()
+def _admit(connection: ASGIConnection[Any, Any, Any, Any], context: ManagementContext) -> str:
+    """The caller's address, once management is on and the caller may reach it from there."""
     config = context.gateway.runtime.config
     settings = config.management
     if not context.verifier.enabled(config):
@@ -91,6 +87,24 @@ async def management_guard(
     remote_allowed = settings.allow_remote or bool(context.verifier.env_password)
     if not remote_allowed and not _is_loopback(address):
         raise ManagementError(403, "remote management disabled")
+    return address
+
+
+async def callback_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """The OAuth callback takes no key (the login's state proves it), but the rest holds."""
+    _admit(connection, handler.opt[OPT_KEY])
+
+
+async def management_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Let the call through, or raise the 404/403/401 that says why not."""
+    context: ManagementContext = handler.opt[OPT_KEY]
+    context.notice_reload()
+    config = context.gateway.runtime.config
+    address = _admit(connection, context)
     remaining = context.bans.remaining(address)
     if remaining > 0:
         error = ManagementError(403, _ban_message(remaining), retry_after=int(remaining + 0.999))

@@ -19,8 +19,9 @@ from aiproxyapi.management import (
 )
 from aiproxyapi.management._http import ManagementError, MgmtRequest, json_response
 from aiproxyapi.management.context import OPT_KEY, ManagementContext
-from aiproxyapi.management.guard import management_guard
+from aiproxyapi.management.guard import callback_guard, management_guard
 from aiproxyapi.management.oauth_maps import oauth_map_handlers
+from aiproxyapi.management.oauth_routes import callback_handlers, login_handlers
 from aiproxyapi.management.providers import PROVIDER_KINDS, provider_handlers
 from aiproxyapi.management.settings import SETTINGS, setting_handlers
 
@@ -56,6 +57,7 @@ def _handlers() -> list[ControllerRouterHandler]:
         found.extend(provider_handlers(name))
     for name in ("oauth-excluded-models", "oauth-model-alias"):
         found.extend(oauth_map_handlers(name))
+    found.extend(login_handlers())
     modules = (config_routes, keys, auth_files, pool_routes, usage_routes, log_routes)
     for module in modules:
         for name in module.__all__:
@@ -67,10 +69,11 @@ def _handlers() -> list[ControllerRouterHandler]:
 
 def management_router(context: ManagementContext) -> Router:
     """Every management route of one gateway, under /v0/management."""
+    guarded = Router(path="/", route_handlers=_handlers(), guards=[management_guard])
+    callback = Router(path="/", route_handlers=callback_handlers(), guards=[callback_guard])
     return Router(
         path=PREFIX,
-        route_handlers=_handlers(),
-        guards=[management_guard],
+        route_handlers=[guarded, callback],
         opt={OPT_KEY: context},
         exception_handlers={
             ManagementError: _render_management_error,
