@@ -21,6 +21,10 @@ __all__ = ["RequestCapture"]
 Scope = dict[str, Any]
 Message = dict[str, Any]
 
+# Management calls carry operator secrets in their bodies (config YAML, uploaded auth records)
+# that the log scrubber may not know yet; they and the panel's files are never captured.
+_NOT_CAPTURED = ("/v0/management", "/management.html", "/panel/")
+
 
 class RequestCapture:
     """Wraps an ASGI app; writes the request log files of a gateway."""
@@ -33,7 +37,11 @@ class RequestCapture:
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         """The ASGI entry point."""
         config = self.gateway.runtime.config
-        if scope["type"] != "http" or not (config.request_log or config.error_logs_max_files):
+        if (
+            scope["type"] != "http"
+            or not (config.request_log or config.error_logs_max_files)
+            or scope["path"].startswith(_NOT_CAPTURED)
+        ):
             await self.app(scope, receive, send)
             return
         full = config.request_log
