@@ -7,6 +7,7 @@ key it masks, so a listing edited and sent back keeps every key it did not touch
 
 from __future__ import annotations
 
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from litestar import Response, delete, get, patch, put
@@ -59,6 +60,21 @@ def _current(document: Document) -> list[Any]:
     return keys
 
 
+def _key_of(entry: Any) -> str:
+    """The key of an `api-keys` entry: the string itself, or an object's `key`."""
+    if isinstance(entry, Mapping):
+        return str(entry.get("key", ""))
+    return str(entry)
+
+
+def _replace_key(entries: list[Any], index: int, key: str) -> None:
+    """Put a new key at `index`; an object entry keeps its policy fields."""
+    if isinstance(entries[index], MutableMapping):
+        entries[index]["key"] = key
+    else:
+        entries[index] = key
+
+
 def _strings(values: list[Any]) -> list[str]:
     if not all(isinstance(value, str) for value in values):
         raise ManagementError(400, "invalid body", "every key must be a string")
@@ -84,8 +100,14 @@ async def put_api_keys(request: MgmtRequest) -> Response[bytes]:
     incoming = _strings(items_of(await read_json(request)))
 
     def change(document: Document) -> None:
-        known = [str(key) for key in _current(document)]
-        set_path(document, (_KEY,), [unmask(key, known) for key in incoming])
+        entries = list(_current(document))
+        known = [_key_of(entry) for entry in entries]
+        kept: list[Any] = []
+        for key in incoming:
+            real = unmask(key, known)
+            # A key that is already listed keeps its entry, policy fields included.
+            kept.append(entries[known.index(real)] if real in known else real)
+        set_path(document, (_KEY,), kept)
 
     await context_of(request).editor.edit(change)
     return ok()
@@ -99,15 +121,16 @@ async def patch_api_keys(request: MgmtRequest) -> Response[bytes]:
         raise ManagementError(400, "invalid body")
 
     def change(document: Document) -> None:
-        keys = _current(document)
+        entries = _current(document)
+        keys = [_key_of(entry) for entry in entries]
         if "old" in body and "new" in body:
             real = unmask(_one_key(body["old"], "old"), keys)
             if real not in keys:
                 raise ManagementError(404, "item not found")
-            keys[keys.index(real)] = unmask(_one_key(body["new"], "new"), keys)
+            _replace_key(entries, keys.index(real), unmask(_one_key(body["new"], "new"), keys))
         elif "index" in body and "value" in body:
             index = parse_index(body["index"], len(keys))
-            keys[index] = unmask(_one_key(body["value"], "value"), keys)
+            _replace_key(entries, index, unmask(_one_key(body["value"], "value"), keys))
         else:
             raise ManagementError(400, "invalid body", 'send {"old", "new"} or {"index", "value"}')
 
@@ -121,14 +144,15 @@ async def delete_api_key(request: MgmtRequest) -> Response[bytes]:
     query = request.query_params
 
     def change(document: Document) -> None:
-        keys = _current(document)
+        entries = _current(document)
+        keys = [_key_of(entry) for entry in entries]
         if "index" in query:
-            del keys[parse_index(query["index"], len(keys))]
+            del entries[parse_index(query["index"], len(keys))]
         elif value := query.get("value") or query.get("api-key"):
             real = unmask(value, keys)
             if real not in keys:
                 raise ManagementError(404, "item not found")
-            keys.remove(real)
+            del entries[keys.index(real)]
         else:
             raise ManagementError(400, "missing index or value")
 

@@ -295,3 +295,28 @@ def test_concurrent_changes_are_serialised(shared_gateway: GatewayProcess) -> No
             assert client.get(f"/{route}").json() == {route.split("/")[-1]: value}
         for route, default, _new in SCALARS:
             client.put(f"/{route}", json={"value": default})
+
+
+def test_api_key_edits_keep_policy_entries(
+    fake_upstream: FakeUpstream, start_gateway: GatewayFactory
+) -> None:
+    policy = {"key": "sk-policy-key-0001", "name": "team", "models": ["m*"], "rpm": 50}
+    config = mgmt_config(fake_upstream.base_url).replace(
+        f"- {CLIENT_KEY}", f"- {CLIENT_KEY}\n- {yaml.safe_dump(policy, default_flow_style=True)}"
+    )
+    gateway = start_gateway(config)
+    with mgmt(gateway) as client:
+        listed = client.get("/api-keys").json()["api-keys"]
+        assert len(listed) == 2
+        # The listing sent back unchanged keeps the object entry whole.
+        assert client.put("/api-keys", json=listed).is_success
+        keys = yaml.safe_load(gateway.config_path.read_text())["api-keys"]
+        assert keys == [CLIENT_KEY, policy]
+        # A key change by old/new keeps the policy fields around the new key.
+        renamed = {"old": listed[1], "new": "sk-policy-key-0002"}
+        assert client.patch("/api-keys", json=renamed).is_success
+        keys = yaml.safe_load(gateway.config_path.read_text())["api-keys"]
+        assert keys == [CLIENT_KEY, {**policy, "key": "sk-policy-key-0002"}]
+        assert client.delete("/api-keys", params={"value": "sk-policy-key-0002"}).is_success
+        assert yaml.safe_load(gateway.config_path.read_text())["api-keys"] == [CLIENT_KEY]
+    assert chat(gateway).status_code == 200
