@@ -61,6 +61,10 @@ def broken_rule(file: str, module: str) -> str | None:
         return "nothing imports api/ (but the server that starts it)"
     if file.startswith("aiproxyapi/usage/") and top in ("litestar", "httpx"):
         return "usage/ imports neither litestar nor httpx"
+    if file.startswith("aiproxyapi/serving/") and within(
+        module, "aiproxyapi.api", "aiproxyapi.relay"
+    ):
+        return "serving/ imports neither the routes nor the relay"
     return None
 
 
@@ -106,6 +110,7 @@ def test_the_source_tree_follows_the_import_directions() -> None:
         ("aiproxyapi/gateway.py", "from aiproxyapi import api"),
         ("aiproxyapi/usage/persist.py", "import httpx"),
         ("aiproxyapi/usage/record.py", "from litestar.stores.base import Store"),
+        ("aiproxyapi/serving/run.py", "from aiproxyapi.relay import relay"),
     ],
 )
 def test_the_checker_catches_each_kind_of_violation(file: str, source: str) -> None:

@@ -20,6 +20,7 @@ from aiproxyapi.executors.http import HttpClients, UpstreamTimeouts
 from aiproxyapi.formats.dialect import Format
 
 __all__ = [
+    "ANSWER_BODY_LIMIT",
     "ERROR_BODY_LIMIT",
     "Action",
     "Executor",
@@ -28,10 +29,12 @@ __all__ = [
     "entry_headers",
     "key_of",
     "open_upstream",
+    "read_answer",
     "redact",
 ]
 
 ERROR_BODY_LIMIT = 64 * 1024
+ANSWER_BODY_LIMIT = 64 * 1024 * 1024
 
 _HOP_BY_HOP = frozenset(
     {
@@ -205,3 +208,22 @@ async def _read_limited(response: httpx.Response, limit: int) -> bytes:
         if size >= limit:
             break
     return b"".join(parts)[:limit]
+
+
+async def read_answer(response: httpx.Response, *, what: str = "reading the answer") -> bytes:
+    """A whole upstream body, bounded; a broken or oversized body fails the attempt."""
+    parts: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > ANSWER_BODY_LIMIT:
+                raise UpstreamFailure("upstream answer exceeds the size limit", status=None)
+            parts.append(chunk)
+    except httpx.HTTPError as exc:
+        raise UpstreamFailure(
+            f"{what} failed ({type(exc).__name__})",
+            status=None,
+            timed_out=isinstance(exc, httpx.TimeoutException),
+        ) from None
+    return b"".join(parts)

@@ -17,7 +17,7 @@ import msgspec
 from aiproxyapi.credential import OAuthCredential
 from aiproxyapi.endpoints import upstream_url
 from aiproxyapi.errors import ClientRequestError, UpstreamFailure
-from aiproxyapi.executors.base import Action, UpstreamCall
+from aiproxyapi.executors.base import Action, UpstreamCall, read_answer
 from aiproxyapi.executors.oauth import Grant, OAuthExecutor, json_body, rewrap
 from aiproxyapi.formats.dialect import Format
 from aiproxyapi.formats.sse import SSEDecoder
@@ -44,7 +44,6 @@ _UNSUPPORTED = (
     "prompt_cache_options",
     "previous_response_id",
 )
-_BODY_LIMIT = 64 * 1024 * 1024
 _json = msgspec.json.Decoder()
 
 
@@ -170,26 +169,8 @@ class CodexBackendExecutor(OAuthExecutor):
         if call.stream:
             return response
         try:
-            raw = await _read_all(response)
+            raw = await read_answer(response, what="reading the Codex stream")
         finally:
             await response.aclose()
         final = msgspec.json.encode(assemble_response(raw))
         return rewrap(response, final, "application/json")
-
-
-async def _read_all(response: httpx.Response) -> bytes:
-    parts: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > _BODY_LIMIT:
-                raise UpstreamFailure("upstream answer exceeds the size limit", status=None)
-            parts.append(chunk)
-    except httpx.HTTPError as exc:
-        raise UpstreamFailure(
-            f"reading the Codex stream failed ({type(exc).__name__})",
-            status=None,
-            timed_out=isinstance(exc, httpx.TimeoutException),
-        ) from None
-    return b"".join(parts)

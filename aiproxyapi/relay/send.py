@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from aiproxyapi.errors import UpstreamFailure
 from aiproxyapi.executors import Executor, UpstreamCall
+from aiproxyapi.executors.base import ANSWER_BODY_LIMIT, read_answer
 from aiproxyapi.formats import Format
 from aiproxyapi.relay.plan import Plan, UpstreamBody
 from aiproxyapi.routing import Candidate
@@ -13,7 +13,7 @@ from aiproxyapi.runtime import Runtime
 
 __all__ = ["UPSTREAM_BODY_LIMIT", "fetch", "open_candidate", "read_body"]
 
-UPSTREAM_BODY_LIMIT = 64 * 1024 * 1024
+UPSTREAM_BODY_LIMIT = ANSWER_BODY_LIMIT
 
 
 async def open_candidate(
@@ -46,18 +46,4 @@ async def fetch(executor: Executor, call: UpstreamCall) -> tuple[httpx.Response,
 
 async def read_body(response: httpx.Response) -> bytes:
     """The whole upstream body, bounded; a broken or oversized body fails the attempt."""
-    parts: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > UPSTREAM_BODY_LIMIT:
-                raise UpstreamFailure("upstream answer exceeds the size limit", status=None)
-            parts.append(chunk)
-    except httpx.HTTPError as exc:
-        raise UpstreamFailure(
-            f"reading the answer failed ({type(exc).__name__})",
-            status=None,
-            timed_out=isinstance(exc, httpx.TimeoutException),
-        ) from None
-    return b"".join(parts)
+    return await read_answer(response)

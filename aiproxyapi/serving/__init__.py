@@ -11,7 +11,6 @@ from aiproxyapi.serving.run import (
     TlsFilesError,
     build_server,
     check_tls_files,
-    run_server,
 )
 
 __all__ = [
@@ -21,5 +20,4 @@ __all__ = [
     "build_server",
     "check_tls_files",
     "guarded_protocol",
-    "run_server",
 ]

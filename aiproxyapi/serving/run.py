@@ -25,7 +25,7 @@ import uvicorn
 from aiproxyapi.config import Config
 from aiproxyapi.serving.protocol import ConnectionLimits, guarded_protocol
 
-__all__ = ["GatewayServer", "TlsFilesError", "check_tls_files", "run_server"]
+__all__ = ["GatewayServer", "TlsFilesError", "build_server", "check_tls_files"]
 
 log = logging.getLogger("aiproxyapi.server")
 
@@ -107,22 +107,6 @@ class GatewayServer(uvicorn.Server):
 def _busy(connection: Any) -> bool:
     cycle = getattr(connection, "cycle", None)
     return cycle is not None and not cycle.response_complete
-
-
-def run_server(
-    app: Any,
-    config: Config,
-    *,
-    limits: Callable[[], ConnectionLimits],
-    drain_seconds: Callable[[], float],
-    stop: threading.Event | None = None,
-    host: str | None = None,
-    port: int | None = None,
-) -> None:
-    """Serve `app` until a stop signal or `stop` is set, then drain; returns after the exit."""
-    build_server(
-        app, config, limits=limits, drain_seconds=drain_seconds, stop=stop, host=host, port=port
-    ).run()
 
 
 def build_server(
