@@ -1,7 +1,8 @@
 """`/logs` (tail and clear the gateway log) and `/request-error-logs` (list and download).
 
 Both read the directory `logging-to-file` writes to. The tail answers
-`{lines, line-count, latest-timestamp}`: `after` keeps lines newer than a unix time, `limit`
+`{lines, line-count, latest-timestamp}` (unix seconds with milliseconds): `after` keeps lines newer
+than a unix time, `limit`
 keeps the newest lines. Log names from a request are matched against the directory listing,
 never joined into a path.
 """
@@ -33,18 +34,25 @@ def _log_dir(request: MgmtRequest) -> Path:
 
 
 def _stamp(line: str) -> float | None:
-    token = line.split(" ", 1)[0]
-    try:
-        return datetime.strptime(token[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return None
+    """A line's time with its milliseconds, so a poll never skips lines of the same second."""
+    token = line.split(" ", 1)[0].rstrip("Z")
+    for layout in ("%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return datetime.strptime(token[:23], layout).replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            continue
+    return None
+
+
+def _seconds(stamp: float) -> float:
+    return round(stamp, 3)
 
 
 def _tail(path: Path, after: float, limit: int) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
-        return {"lines": [], "line-count": 0, "latest-timestamp": int(after)}
+        return {"lines": [], "line-count": 0, "latest-timestamp": _seconds(after)}
     lines = text.splitlines()
     latest = after
     kept: list[str] = []
@@ -55,7 +63,7 @@ def _tail(path: Path, after: float, limit: int) -> dict[str, Any]:
             latest = max(latest, current)
         if not after or (current is not None and current > after):
             kept.append(line)
-    return {"lines": kept[-limit:], "line-count": len(lines), "latest-timestamp": int(latest)}
+    return {"lines": kept[-limit:], "line-count": len(lines), "latest-timestamp": _seconds(latest)}
 
 
 def _number(raw: str | None, default: float, name: str) -> float:
