@@ -221,8 +221,12 @@ class Gateway:
         for task in tasks:
             task.cancel()
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # a loop that died must not stop the flushes below
+                log.exception("background task %s had failed", task.get_name())
         await self.accounts.close()
         if self.runtime.config.usage_statistics_enabled:
             try:
@@ -235,6 +239,8 @@ class Gateway:
             log.error("could not persist key spend at shutdown: %s", exc)
         if self.cache is not None:
             await self.cache.close()
+        # Caches a reload replaced are closing in the background: let them finish.
+        await asyncio.gather(*self._closing, return_exceptions=True)
         await self.records.close()
         await self.clients.aclose()
         await self.store.close()

@@ -7,6 +7,7 @@ Only `*.json` names are auth records.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -32,7 +33,24 @@ async def load_records(book: AccountBook, store: Store) -> bool:
 
 
 async def follow_records(book: AccountBook, store: Store, on_change: Callable[[], object]) -> None:
-    """Apply the store's auth changes until cancelled."""
+    """Apply the store's auth changes until cancelled; any failure restarts the follow."""
+    while True:
+        try:
+            await _follow(book, store, on_change)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the follower must outlive any store or watcher trouble
+            log.exception("following auth record changes failed; following again")
+        await asyncio.sleep(1.0)
+        # Changes made while the follow was down are picked up by reading everything again.
+        try:
+            if await load_records(book, store):
+                on_change()
+        except StoreError as exc:
+            log.error("auth records could not be read again: %s", exc)
+
+
+async def _follow(book: AccountBook, store: Store, on_change: Callable[[], object]) -> None:
     async for change in store.changes():
         if change.kind is not ChangeKind.AUTH or not _is_record(change.name):
             continue

@@ -108,7 +108,11 @@ def describe_record(
         return entry
     kind = str(record.get("type", ""))
     disabled = bool(record.get("disabled", False))
-    status = "disabled" if disabled else "cooling" if cooldowns else "active"
+    # An account whose token refresh failed is out of selection until it is fixed.
+    blocked = gateway.state.blocked.get(name)
+    status = (
+        "disabled" if disabled else "error" if blocked else "cooling" if cooldowns else "active"
+    )
     entry.update(
         provider=kind,
         type=kind,
@@ -120,9 +124,9 @@ def describe_record(
         prefix=str(record.get("prefix", "")),
         priority=record.get("priority", 0),
         disabled=disabled,
-        unavailable=bool(cooldowns),
+        unavailable=bool(cooldowns) or blocked is not None,
         status=status,
-        status_message=state.last_error if state and state.last_error else status,
+        status_message=blocked or (state.last_error if state and state.last_error else status),
         last_refresh=_first(record, _LAST_REFRESH_KEYS),
         refresh={
             "expires_at": _expiry(record),

@@ -70,6 +70,7 @@ async def list_auths(request: MgmtRequest) -> Response[bytes]:
     for credential in gateway.runtime.credentials:
         tracked = state.credentials.get(credential.id)
         cooling = tracked is not None and any(c.until > now for c in tracked.cooldowns.values())
+        blocked = state.blocked.get(credential.id)
         auths.append(
             {
                 "auth_index": credential.id,
@@ -77,10 +78,10 @@ async def list_auths(request: MgmtRequest) -> Response[bytes]:
                 "provider": credential.provider,
                 "kind": credential.kind.value,
                 "priority": credential.priority,
-                "status": "cooling" if cooling else "active",
+                "status": "error" if blocked else "cooling" if cooling else "active",
                 "success": tracked.success if tracked else 0,
                 "failed": tracked.failed if tracked else 0,
-                "last_error": tracked.last_error if tracked else "",
+                "last_error": blocked or (tracked.last_error if tracked else ""),
             }
         )
     return json_response({"auths": auths})

@@ -149,7 +149,9 @@ class _StateCollector:
         for credential in runtime.credentials:
             state = gateway.state.credentials.get(credential.id)
             cooling = state is not None and any(c.until > now for c in state.cooldowns.values())
-            states[(credential.provider, "cooling" if cooling else "ready")] += 1
+            # An account whose refresh failed is out of selection: it is in error, not ready.
+            name = "error" if credential.id in gateway.state.blocked else None
+            states[(credential.provider, name or ("cooling" if cooling else "ready"))] += 1
         credentials = GaugeMetricFamily(
             "aiproxyapi_credentials",
             "Credentials by provider and state.",
@@ -175,24 +177,22 @@ class _StateCollector:
         yield GaugeMetricFamily(
             "aiproxyapi_config_generation", "Generation of the config serving.", runtime.generation
         )
-        yield from _storage(gateway.store)
+        yield from _storage(gateway)
 
 
-def _storage(store: Any) -> Iterator[Any]:
+def _storage(gateway: Gateway) -> Iterator[Any]:
     from prometheus_client.core import GaugeMetricFamily
 
-    backend = str(getattr(store, "kind", "") or type(store).__name__)
+    health = gateway.store_health()
     info = GaugeMetricFamily(
         "aiproxyapi_storage_info", "The storage backend in use.", labels=["backend"]
     )
-    info.add_metric([backend], 1)
+    info.add_metric([health.backend], 1)
     yield info
-    # A backend that reports its health is shown as up or down; others only by kind.
-    health = getattr(store, "healthy", None)
-    value = health() if callable(health) else health
-    if isinstance(value, bool):
-        up = GaugeMetricFamily(
-            "aiproxyapi_storage_up", "Whether the storage backend answers.", labels=["backend"]
-        )
-        up.add_metric([backend], 1 if value else 0)
-        yield up
+    up = GaugeMetricFamily(
+        "aiproxyapi_storage_up",
+        "1 when the storage backend answers; 0 when degraded (serving from the mirror) or down.",
+        labels=["backend", "state"],
+    )
+    up.add_metric([health.backend, health.state], 1 if health.state == "ok" else 0)
+    yield up

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -50,3 +51,34 @@ async def test_records_rebuild_the_runtime_and_cooldowns_survive(tmp_path: Path)
         assert "claude-sonnet-4-5-20250929" not in gateway.runtime.registry
     finally:
         await gateway.clients.aclose()
+
+
+class _FlakyFeed(FileStore):
+    """A file store whose first change feed breaks: the follower must come back by itself."""
+
+    feeds = 0
+
+    async def changes(self):  # type: ignore[no-untyped-def, override]
+        self.feeds += 1
+        if self.feeds == 1:
+            raise OSError("the watcher lost its directory")
+        async for change in super().changes():
+            yield change
+
+
+async def test_the_record_follower_outlives_a_broken_change_feed(tmp_path: Path) -> None:
+    loaded = parse_config(CONFIG.format(auth=tmp_path))
+    store = _FlakyFeed(tmp_path, tmp_path / "config.yaml")
+    gateway = Gateway(loaded, None, store=store)
+    await gateway.start()
+    try:
+        # Written while the first feed is broken: the re-read after the restart takes it in.
+        (tmp_path / "claude-a.json").write_text(json.dumps(record("claude", "tok-secret-2")))
+        for _ in range(100):
+            if "claude-sonnet-4-5-20250929" in gateway.runtime.registry:
+                break
+            await asyncio.sleep(0.05)
+        assert "claude-sonnet-4-5-20250929" in gateway.runtime.registry
+        assert store.feeds >= 2
+    finally:
+        await gateway.stop()

@@ -180,7 +180,9 @@ def test_a_failed_refresh_shows_the_error_and_takes_the_account_out(
     data = fake_oauth.make_record("claude", expired=rfc3339(time.time() + 60))
     fake_oauth.revoke(str(data["refresh_token"]))
     write_record(tmp_path / "auths", "claude-a.json", data)
-    gateway = gateway_factory(CONFIG, env=env_for(fake_oauth, fake_upstream))
+    password = "mgmt-pass-for-the-test"
+    env = env_for(fake_oauth, fake_upstream, MANAGEMENT_PASSWORD=password)
+    gateway = gateway_factory(CONFIG, env=env)
 
     def state() -> dict[str, object]:
         rows = httpx.get(f"{gateway.base_url}/usage", timeout=5).json()["credentials"]
@@ -188,6 +190,22 @@ def test_a_failed_refresh_shows_the_error_and_takes_the_account_out(
 
     assert eventually(lambda: state()["state"] == "error"), gateway.log_text()
     assert state()["last_error"]
+    # Every status view agrees: metrics, the management auth-files listing and /auths.
+    metrics = httpx.get(f"{gateway.base_url}/metrics", timeout=5).text
+    assert any(
+        line.startswith("aiproxyapi_credentials{") and 'state="error"' in line
+        for line in metrics.splitlines()
+    ), metrics
+    management = {"authorization": f"Bearer {password}"}
+    files = httpx.get(
+        f"{gateway.base_url}/v0/management/auth-files", headers=management, timeout=5
+    ).json()["files"]
+    [listed] = [f for f in files if f["name"] == "claude-a.json"]
+    assert listed["status"] == "error"
+    assert listed["unavailable"] is True
+    auths = httpx.get(f"{gateway.base_url}/v0/management/auths", headers=management, timeout=5)
+    [auth] = [a for a in auths.json()["auths"] if a["auth_index"] == "claude-a.json"]
+    assert auth["status"] == "error"
     assert "TOKEN REFRESH FAILED for claude-a.json" in gateway.log_text()
     assert str(data["refresh_token"]) not in gateway.log_text()
     client = tracked(

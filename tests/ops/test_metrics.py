@@ -73,6 +73,7 @@ def test_metrics_count_requests_latency_tokens_and_pool_state(
     assert value(found, "aiproxyapi_credentials", provider="up", state="ready") == 1
     assert value(found, "aiproxyapi_config_reloads_total", result="failure") == 0
     assert value(found, "aiproxyapi_storage_info", backend="file") == 1
+    assert value(found, "aiproxyapi_storage_up", backend="file", state="ok") == 1
     assert value(found, "process_resident_memory_bytes") > 0
     for secret in [CLIENT_KEY, *KEYS]:
         assert secret not in text
