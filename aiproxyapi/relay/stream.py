@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 import httpx
@@ -175,7 +175,7 @@ def _keepalive_bytes(call: ClientCall) -> bytes | None:
     return _COMMENT if call.sse else None
 
 
-async def _chunks(opened: _Opened, keepalive: float) -> AsyncIterator[bytes | None]:
+async def _chunks(opened: _Opened, keepalive: float) -> AsyncGenerator[bytes | None, None]:
     """The upstream chunks, first included; with a keep-alive, None after each silence."""
     yield opened.first
     if keepalive <= 0:
@@ -227,8 +227,9 @@ async def _pump(
     first_byte: float | None = None
     status = CLIENT_CLOSED
     ping = _keepalive_bytes(plan.call)
+    chunks = _chunks(opened, keepalive if ping else 0.0)
     try:
-        async for chunk in _chunks(opened, keepalive if ping else 0.0):
+        async for chunk in chunks:
             if chunk is None:
                 assert ping is not None
                 yield ping
@@ -248,6 +249,8 @@ async def _pump(
         status = 502
         yield relay.fail(f"the upstream stream failed ({type(exc).__name__})")
     finally:
+        # Closing the reader now stops its task at once, not when the generator is collected.
+        await chunks.aclose()
         await opened.response.aclose()
         sink(
             build_record(
