@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
@@ -81,6 +82,9 @@ def _build(proxy: str, timeouts: UpstreamTimeouts) -> httpx.AsyncClient:
     if direct or (not proxy and not _env_proxy()):
         transport = PooledTransport(max_connections=1000, keepalive_expiry=60, trust_env=trust_env)
     return httpx.AsyncClient(
+        # One client serves every credential behind a proxy: a cookie one upstream account sets
+        # must never ride along on another account's request, so the jar keeps nothing.
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         proxy=None if direct or not proxy else proxy,
         trust_env=trust_env,
         transport=transport,

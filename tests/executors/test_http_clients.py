@@ -37,3 +37,20 @@ async def test_clients_never_follow_redirects_and_use_idle_timeouts(proxy: str) 
         assert client.timeout == httpx.Timeout(connect=3.0, read=30.0, write=30.0, pool=30.0)
     finally:
         await clients.aclose()
+
+
+@pytest.mark.parametrize("proxy", ["", "socks5://127.0.0.1:1080"])
+async def test_clients_keep_no_upstream_cookies(proxy: str) -> None:
+    clients = HttpClients()
+    try:
+        client = clients.get(proxy, "", TIMEOUTS)
+        request = client.build_request("POST", "https://api.example.com/v1/chat/completions")
+        answer = httpx.Response(
+            200, headers={"set-cookie": "session=account-a; Path=/"}, request=request
+        )
+        client.cookies.extract_cookies(answer)
+        assert len(client.cookies.jar) == 0
+        following = client.build_request("POST", "https://api.example.com/v1/chat/completions")
+        assert "cookie" not in following.headers
+    finally:
+        await clients.aclose()
