@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import signal
+import urllib.parse
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ from aiproxyapi.logs import configure_logging, set_secrets
 from aiproxyapi.policy import Admission, MemoryLedger
 from aiproxyapi.pool import PoolState
 from aiproxyapi.runtime import Runtime, RuntimeHolder, build_runtime
+from aiproxyapi.shared import RedisLink
 from aiproxyapi.usage import UsageBook, UsageRecord, UsageStore, records_for
 from storage import ChangeKind, FileStore, MirroredStore, Store, StoreError, StoreHealth
 
@@ -52,7 +54,7 @@ __all__ = ["Gateway", "ReloadOutcome", "default_store", "log_dir_for", "usage_pa
 
 log = logging.getLogger("aiproxyapi.gateway")
 
-_RESTART_KEYS = ("host", "port", "auth_dir", "tls", "auth_auto_refresh_workers")
+_RESTART_KEYS = ("host", "port", "auth_dir", "tls", "auth_auto_refresh_workers", "redis")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +110,16 @@ class Gateway:
         self._store_started = store_started
         self._extra_secrets = tuple(extra_secrets)
         self.state = PoolState()
+        self.redis: RedisLink | None = (
+            RedisLink.from_settings(loaded.config.redis) if loaded.config.redis.enabled else None
+        )
+        """The shared Redis of several instances (`redis.url`); None keeps state in memory."""
         self.clients = HttpClients()
         self.book = UsageBook()
         self.admission = Admission(MemoryLedger(), self.store)
         """Key policies: rates, budgets and their persisted spend."""
         self.conversations = ConversationStore(self.store)
-        self.cache: ResponseCache | None = build_cache(loaded.config.cache)
+        self.cache: ResponseCache | None = build_cache(loaded.config.cache, self.redis)
         self.accounts = AccountBook(
             self.store,
             self.state,
@@ -170,6 +176,8 @@ class Gateway:
         if not self._store_started:
             await self.store.start()
             self._store_started = True
+        if self.redis is not None:
+            await self.redis.start()
         await self.records.start()
         if await load_records(self.accounts, self.store):
             self.rebuild("auth records loaded")
@@ -239,6 +247,8 @@ class Gateway:
             log.error("could not persist key spend at shutdown: %s", exc)
         if self.cache is not None:
             await self.cache.close()
+        if self.redis is not None:
+            await self.redis.close()
         # Caches a reload replaced are closing in the background: let them finish.
         await asyncio.gather(*self._closing, return_exceptions=True)
         await self.records.close()
@@ -370,7 +380,7 @@ class Gateway:
         if old is None:
             return
         if old.config.cache != config.cache:
-            self._replace_cache(build_cache(config.cache))
+            self._replace_cache(build_cache(config.cache, self.redis))
         for key in _RESTART_KEYS:
             if getattr(old.config, key) != getattr(config, key):
                 log.warning("%s changed: takes effect after a restart", key.replace("_", "-"))
@@ -402,8 +412,10 @@ def _secrets_of(runtime: Runtime, accounts: AccountBook) -> list[str]:
     # The management secret (plaintext until it is hashed, then its hash) and the password.
     secrets.append(runtime.config.management.secret_key.strip())
     secrets.append(os.environ.get("MANAGEMENT_PASSWORD", ""))
-    if runtime.config.cache.redis_url:
-        secrets.append(runtime.config.cache.redis_url)  # may carry a password
+    for url in (runtime.config.cache.redis_url, runtime.config.redis.url):
+        if url:  # may carry a password
+            secrets.append(url)
+            secrets.append(urllib.parse.unquote(urllib.parse.urlsplit(url).password or ""))
     return secrets
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import abc
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from aiproxyapi.config.features import Cache, CacheScope
+
+if TYPE_CHECKING:
+    from aiproxyapi.shared import RedisLink
 
 __all__ = ["CachedAnswer", "ResponseCache", "build_cache", "cache_key"]
 
@@ -66,14 +69,21 @@ def cache_key(
     return digest.hexdigest()
 
 
-def build_cache(settings: Cache) -> ResponseCache | None:
-    """The cache a config asks for, or None when it is off."""
+def build_cache(settings: Cache, link: RedisLink | None = None) -> ResponseCache | None:
+    """The cache a config asks for, or None when it is off.
+
+    Its own `redis-url` wins; else, with the gateway's shared link, the answers live there.
+    """
     if not settings.enable:
         return None
     if settings.redis_url:
         from aiproxyapi.cache.redis import RedisCache
 
         return RedisCache(settings.redis_url, settings.key_prefix, settings.ttl_seconds)
+    if link is not None:
+        from aiproxyapi.cache.redis import RedisCache
+
+        return RedisCache.on_link(link, settings.ttl_seconds)
     from aiproxyapi.cache.memory import MemoryCache
 
     return MemoryCache(

@@ -10,6 +10,7 @@ from aiproxyapi.config.load import ConfigError, LoadedConfig, load_config, parse
 from aiproxyapi.config.management import RemoteManagement, is_bcrypt_hash
 from aiproxyapi.config.oauth import OAUTH_CHANNELS, OAuthModelAlias, QuotaExceeded, channel_of
 from aiproxyapi.config.pricing import PRESET_BASE_URLS, ModelPrice, preset_base_url
+from aiproxyapi.config.redis import Redis
 from aiproxyapi.config.schema import (
     Config,
     Limits,
@@ -37,6 +38,7 @@ __all__ = [
     "OpenAICompatKey",
     "ProviderKeyEntry",
     "QuotaExceeded",
+    "Redis",
     "RemoteManagement",
     "Routing",
     "RoutingStrategy",

@@ -18,6 +18,7 @@ from aiproxyapi.config.management import RemoteManagement
 from aiproxyapi.config.oauth import OAuthModelAlias, QuotaExceeded, channel_of
 from aiproxyapi.config.ops import Metrics, Tls, check_ops
 from aiproxyapi.config.pricing import ModelPrice, preset_base_url
+from aiproxyapi.config.redis import Redis
 
 __all__ = [
     "Config",
@@ -221,6 +222,8 @@ class Config(_Node, frozen=True):
     timeouts: Timeouts = msgspec.field(default_factory=Timeouts)
     streaming: Streaming = msgspec.field(default_factory=Streaming)
     cache: Cache = msgspec.field(default_factory=Cache)
+    redis: Redis = msgspec.field(default_factory=Redis)
+    """Shared state of several instances; in memory when `redis.url` is empty."""
     conversations: Conversations = msgspec.field(default_factory=Conversations)
     openai_compatibility: tuple[OpenAICompatEntry, ...] = ()
     claude_api_key: tuple[ProviderKeyEntry, ...] = ()

@@ -178,6 +178,7 @@ class _StateCollector:
             "aiproxyapi_config_generation", "Generation of the config serving.", runtime.generation
         )
         yield from _storage(gateway)
+        yield from _redis(gateway)
 
 
 def _storage(gateway: Gateway) -> Iterator[Any]:
@@ -196,3 +197,23 @@ def _storage(gateway: Gateway) -> Iterator[Any]:
     )
     up.add_metric([health.backend, health.state], 1 if health.state == "ok" else 0)
     yield up
+
+
+def _redis(gateway: Gateway) -> Iterator[Any]:
+    """The shared Redis link, when the config has one."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    link = gateway.redis
+    if link is None:
+        return
+    yield GaugeMetricFamily(
+        "aiproxyapi_redis_up",
+        "1 while the shared Redis answers; 0 while this instance serves on its own state.",
+        1 if link.up else 0,
+    )
+    yield CounterMetricFamily(
+        "aiproxyapi_redis_errors", "Failed or timed-out calls to the shared Redis.", link.errors
+    )
+    yield CounterMetricFamily(
+        "aiproxyapi_redis_outages", "Times the shared Redis went from up to down.", link.outages
+    )

@@ -1,0 +1,12 @@
+"""Shared state: what several gateway instances behind one load balancer keep in Redis.
+
+Beside the request flow, under the pool and the accounts: with a `redis` section the gateway
+opens one :class:`RedisLink`; cooldowns, round-robin cursors and the OAuth refresh lock go
+through it, each keeping its local state as the fallback. Redis is never a single point of
+failure: a call that fails or is slow takes the link down, traffic goes on with each
+instance's own state, and every subsystem re-syncs when the link comes back.
+"""
+
+from aiproxyapi.shared.link import Handler, Hook, RedisLink, RedisUnavailable
+
+__all__ = ["Handler", "Hook", "RedisLink", "RedisUnavailable"]
