@@ -43,7 +43,7 @@ from aiproxyapi.logs import configure_logging, set_secrets
 from aiproxyapi.policy import Admission, MemoryLedger
 from aiproxyapi.pool import PoolState
 from aiproxyapi.runtime import Runtime, RuntimeHolder, build_runtime
-from aiproxyapi.shared import RedisLink
+from aiproxyapi.shared import RedisLink, share_pool
 from aiproxyapi.usage import UsageBook, UsageRecord, UsageStore, records_for
 from storage import ChangeKind, FileStore, MirroredStore, Store, StoreError, StoreHealth
 
@@ -114,6 +114,8 @@ class Gateway:
             RedisLink.from_settings(loaded.config.redis) if loaded.config.redis.enabled else None
         )
         """The shared Redis of several instances (`redis.url`); None keeps state in memory."""
+        if self.redis is not None:
+            share_pool(self.redis, self.state)
         self.clients = HttpClients()
         self.book = UsageBook()
         self.admission = Admission(MemoryLedger(), self.store)
