@@ -43,7 +43,7 @@ from aiproxyapi.logs import configure_logging, set_secrets
 from aiproxyapi.policy import Admission, MemoryLedger
 from aiproxyapi.pool import PoolState
 from aiproxyapi.runtime import Runtime, RuntimeHolder, build_runtime
-from aiproxyapi.shared import RedisLink, share_pool
+from aiproxyapi.shared import RedisLink, SharedRefreshLock, share_pool
 from aiproxyapi.usage import UsageBook, UsageRecord, UsageStore, records_for
 from storage import ChangeKind, FileStore, MirroredStore, Store, StoreError, StoreHealth
 
@@ -128,6 +128,8 @@ class Gateway:
             lifecycle or default_lifecycle(),
             client_for=self._token_client,
             on_tokens=self._refresh_secrets,
+            lock=SharedRefreshLock(self.redis) if self.redis is not None else None,
+            on_records=lambda: self.rebuild("auth record renewed elsewhere"),
         )
         """Live OAuth accounts: tokens and lifecycle state, outside any runtime snapshot."""
         self._digest = loaded.digest

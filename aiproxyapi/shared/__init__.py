@@ -11,6 +11,7 @@ from aiproxyapi.pool import PoolState
 from aiproxyapi.shared.cooldowns import SharedCooldowns
 from aiproxyapi.shared.cursors import SharedCursors
 from aiproxyapi.shared.link import Handler, Hook, RedisLink, RedisUnavailable
+from aiproxyapi.shared.refresh_lock import SharedRefreshLock
 
 __all__ = [
     "Handler",
@@ -19,6 +20,7 @@ __all__ = [
     "RedisUnavailable",
     "SharedCooldowns",
     "SharedCursors",
+    "SharedRefreshLock",
     "share_pool",
 ]
 
