@@ -133,6 +133,7 @@ class RedisLink:
         """Connect and run the hooks once (bounded); never raises when Redis is down."""
         if self._task is not None:
             return
+        log.info("shared state: redis at %s, key prefix %r", self.where, self.prefix)
         self._task = asyncio.create_task(self._supervise(), name="redis-link")
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(START_WAIT):
