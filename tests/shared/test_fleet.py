@@ -120,6 +120,21 @@ def test_a_429_seen_by_one_instance_cools_the_credential_on_all(
         # Key a got nothing more from any instance while it rests; key b took every request.
         assert len(fake_upstream.requests_for(KEYS[0])) == 1
         assert status(fleet[1].base_url, ids[KEYS[1]]) == "active"
+        # A management reset on one instance clears the rest on all of them.
+        reset = httpx.post(
+            f"{fleet[2].base_url}/v0/management/reset-quota",
+            json={"auth_index": ids[KEYS[0]]},
+            headers=MANAGEMENT,
+            timeout=10,
+        )
+        assert reset.status_code == 200, reset.text
+        for other in (0, 1):
+            wait_until(
+                lambda n=other: status(fleet[n].base_url, ids[KEYS[0]]) == "active",
+                f"instance {other} sees key a back after the reset",
+                fleet,
+                seconds=5,
+            )
 
 
 def test_round_robin_across_instances_stays_fair(
