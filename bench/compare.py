@@ -295,10 +295,19 @@ def table(results: dict[str, Record]) -> str:
     head = ["metric (pinned: the gateway gets one core)"]
     head += [TITLES.get(c, c) for c in columns] + ["target", "aiproxyapi vs target"]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    # The direct baseline of aiproxyapi's run, or of the first peer's when aiproxyapi did not run.
+    baseline = next(
+        (
+            name
+            for name in ("aiproxyapi", *GATEWAYS)
+            if (results.get(name) or {}).get("main") and not results[name]["main"].get("error")
+        ),
+        "aiproxyapi",
+    )
     for label, pick, digits, target, check in ROWS:
         cells, ours = [], []
         for column in columns:
-            records = results.get("aiproxyapi" if column == "direct" else column) or {}
+            records = results.get(baseline if column == "direct" else column) or {}
             if column != "direct" and (records.get("main") or {}).get("error"):
                 cells.append("n/a")
                 continue
