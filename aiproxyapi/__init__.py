@@ -6,7 +6,14 @@ runs it (see ``aiproxyapi.embed``); both load on first use.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
+
+# httpx imports its command-line tool whenever rich and click are installed, and Litestar always
+# installs them: about a third of the start-up time and 10 MB for a tool the gateway never runs.
+# With the module marked absent httpx falls back to its stub `main`.
+if "httpx" not in sys.modules:
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 __all__ = ["__version__", "create_app", "serve"]
 

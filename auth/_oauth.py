@@ -15,9 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from authlib.common.security import generate_token
-from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+# authlib (and cryptography beneath it) loads with the first login or refresh, not at start-up.
 
 __all__ = [
     "Pkce",
@@ -50,12 +49,17 @@ class Pkce:
     @classmethod
     def new(cls) -> Pkce:
         """A fresh 64-character verifier and its S256 challenge."""
+        from authlib.common.security import generate_token
+        from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
         verifier: str = generate_token(64)
         return cls(verifier, str(create_s256_code_challenge(verifier)))
 
 
 def new_state() -> str:
     """An unguessable ``state`` value."""
+    from authlib.common.security import generate_token
+
     return str(generate_token(32))
 
 
@@ -70,6 +74,8 @@ def authorization_url(
     extra: dict[str, str] | None = None,
 ) -> str:
     """The authorization-code request URL (RFC 6749 §4.1.1) with the PKCE challenge."""
+    from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
+
     return str(
         prepare_grant_uri(
             endpoint,
@@ -167,6 +173,8 @@ async def post_token(
                 auth=auth or httpx.USE_CLIENT_DEFAULT,
             )
         else:
+            from authlib.oauth2.rfc6749.parameters import prepare_token_request
+
             body = prepare_token_request(grant_type, **fields)
             send_headers["Content-Type"] = _FORM
             response = await client.post(

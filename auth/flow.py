@@ -28,8 +28,6 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
-from authlib.oauth2.base import OAuth2Error
-from authlib.oauth2.rfc6749.parameters import parse_authorization_code_response
 
 from auth._oauth import Pkce, TokenError, new_state, seconds
 from auth.callback import CallbackServer
@@ -283,6 +281,9 @@ class AuthCodeFlow(LoginFlow):
             code.set_exception(AuthFlowError(problem))
             self._fail(problem)
             return problem
+        from authlib.oauth2.base import OAuth2Error
+        from authlib.oauth2.rfc6749.parameters import parse_authorization_code_response
+
         try:
             parsed = parse_authorization_code_response(callback_url, state=self.state)
         except OAuth2Error:  # no code in it

@@ -8,6 +8,7 @@ Reports streams/s, time to first byte and gateway CPU per stream. Needs aiohttp 
 (the harness's tools venv has both):
 
     /tmp/gwbench/venv-tools/bin/python bench/translated.py [--duration 10] [--concurrency 64]
+        [--out results.json]
 """
 
 from __future__ import annotations
@@ -24,7 +25,19 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-HARNESS = Path(os.environ.get("BENCH_HARNESS", HERE.parent.parent / "shared" / "bench"))
+
+
+def _harness() -> Path:
+    """The shared harness: $BENCH_HARNESS, else the nearest `shared/bench` above the project."""
+    if "BENCH_HARNESS" in os.environ:
+        return Path(os.environ["BENCH_HARNESS"])
+    for parent in HERE.parents:
+        if (parent / "shared" / "bench" / "mock.py").is_file():
+            return parent / "shared" / "bench"
+    return HERE.parent.parent / "shared" / "bench"
+
+
+HARNESS = _harness()
 sys.path.insert(0, str(HARNESS))
 
 from mock import NginxMock  # noqa: E402  (the harness is not a package)
@@ -105,6 +118,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--port", type=int, default=18801)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--out", type=Path, help="also write the results here as JSON")
     args = parser.parse_args()
     run_dir = tempfile.mkdtemp(prefix="aiproxyapi-translated-")
     mock = NginxMock(run_dir, 18081, 50, "1").start()
@@ -158,6 +172,14 @@ def main() -> None:
                 print(
                     f"| {name} | {run['streams_per_s']} | {run['ttfb_p50_ms']} | {run['ttfb_p99_ms']} | {run['cpu_ms_per_stream']} | {run['failed']} |"
                 )
+        if args.out is not None:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            summary = {
+                "concurrency": args.concurrency,
+                "duration_s": args.duration,
+                "runs": results,
+            }
+            args.out.write_text(json.dumps(summary, indent=1))
     finally:
         os.killpg(gateway.pid, signal.SIGTERM)
         gateway.wait(15)

@@ -37,10 +37,10 @@ import hashlib
 import os
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from storage.base import Change, ChangeKind, Store, StoreError
 
@@ -119,6 +119,9 @@ class EncryptedStore(Store):
     """Any backend, with every document encrypted on the way in and decrypted on the way out."""
 
     def __init__(self, inner: Store, key: bytes, *, old_keys: Iterable[bytes] = ()) -> None:
+        # cryptography loads only when a store key is configured.
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self.inner = inner
         self.kind = inner.kind
         self._keys: dict[bytes, AESGCM] = {}
@@ -158,6 +161,8 @@ class EncryptedStore(Store):
                 f"{KEY_ENV} nor one of {OLD_KEYS_ENV}"
             )
         nonce, sealed = stored[_HEADER : _HEADER + _NONCE], stored[_HEADER + _NONCE :]
+        from cryptography.exceptions import InvalidTag
+
         try:
             return cipher.decrypt(nonce, sealed, _aad(header, kind, name))
         except InvalidTag:

@@ -13,6 +13,7 @@ from aiproxyapi.access import check_model
 from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.api.guard import ClientGone, until_disconnect
 from aiproxyapi.api.shortcuts import CACHE_HEADER, STREAM_HEADERS, Shortcuts, finish_after
+from aiproxyapi.api.stream_response import RelayStream
 from aiproxyapi.cache import CachedAnswer
 from aiproxyapi.errors import ClientRequestError, GatewayError
 from aiproxyapi.formats.codec import TranslationError
@@ -151,7 +152,7 @@ async def _serve_admitted(
                 if closer is not None:
                     await closer()
 
-        return Stream(
+        return RelayStream(
             chunks,
             media_type=media,
             headers={**STREAM_HEADERS, **headers},

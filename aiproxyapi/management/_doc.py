@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
 from aiproxyapi.management.edit import Document
 
 __all__ = ["MISSING", "get_path", "plain", "remove_path", "set_path"]
@@ -36,6 +34,8 @@ def get_path(document: Document, path: Sequence[str], default: Any = MISSING) ->
 
 
 def _to_document(value: Any) -> Any:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     if isinstance(value, dict) and not isinstance(value, CommentedMap):
         mapping = CommentedMap()
         for key, item in value.items():
@@ -48,6 +48,8 @@ def _to_document(value: Any) -> Any:
 
 def set_path(document: Document, path: Sequence[str], value: Any) -> None:
     """Set the value at `path`, creating the mappings on the way."""
+    from ruamel.yaml.comments import CommentedMap
+
     node: Any = document
     for key in path[:-1]:
         child = node.get(key)

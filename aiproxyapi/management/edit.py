@@ -12,11 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import Callable
-from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import YAMLError
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from aiproxyapi.access import UnsafeConfigError
 from aiproxyapi.config import ConfigError, LoadedConfig, parse_config
@@ -26,14 +22,21 @@ from aiproxyapi.runtime import build_runtime
 from storage.atomic import write_atomic_async
 from storage.base import StoreError
 
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+
 __all__ = ["ConfigEditor", "Document", "dump_document", "load_document"]
 
-Document = CommentedMap
+# ruamel.yaml loads with the first management edit, not at start-up.
+Document: TypeAlias = "CommentedMap"
 
 _SYNTAX_PREFIXES = ("YAML syntax error", "unacceptable character")
 
 
 def _yaml() -> YAML:
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
@@ -43,6 +46,9 @@ def _yaml() -> YAML:
 
 def load_document(text: str) -> Document:
     """The config text as an editable round-trip mapping; 400 invalid_yaml when it is not one."""
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.error import YAMLError
+
     try:
         data = _yaml().load(text)
     except YAMLError as exc:

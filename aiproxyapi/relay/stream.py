@@ -78,10 +78,16 @@ async def open_stream(runtime: Runtime, inbound: Inbound, plan: Plan, sink: Usag
     return Streaming(pump, media_type=media, first_byte_ms=first_byte_ms)
 
 
+# The events a Chat passthrough must look at: usage chunks and the terminator; the others go out
+# as the upstream framed them, unparsed.
+_TAPPED = (b'"usage"', b"[DONE]")
+
+
 class _PassthroughRelay:
     """Same dialect: events go out as they came; a decoder only watches for usage and the end."""
 
     def __init__(self, opened: _Opened) -> None:
+        self.decoder = SSEDecoder()
         self._tap: openai_chat.StreamTap | None = None
         self._watch: StreamDecoder | None = None
         if opened.dialect is Format.OPENAI_CHAT:
@@ -91,6 +97,12 @@ class _PassthroughRelay:
         self._dialect = opened.dialect
         self.completed = False
         self.errored = False
+
+    def feed_chunk(self, chunk: bytes) -> bytes:
+        if self._tap is None:
+            return self.feed(self.decoder.feed(chunk))
+        raw, events = self.decoder.feed_raw(chunk, _TAPPED)
+        return raw + self.feed(events) if events else raw
 
     def feed(self, events: list[SSEEvent]) -> bytes:
         out = []
@@ -140,6 +152,7 @@ class _TranslatingRelay:
         self._translator = StreamTranslator(
             codec_for(opened.dialect), client, plan.canonical, plan.route.requested, encoder
         )
+        self.decoder = SSEDecoder()
 
     @property
     def completed(self) -> bool:
@@ -148,6 +161,9 @@ class _TranslatingRelay:
     @property
     def errored(self) -> bool:
         return self._translator.errored
+
+    def feed_chunk(self, chunk: bytes) -> bytes:
+        return self.feed(self.decoder.feed(chunk))
 
     def feed(self, events: list[SSEEvent]) -> bytes:
         return b"".join(self._translator.feed(event) for event in events if event.data)
@@ -223,7 +239,6 @@ async def _pump(
     keepalive: float,
     prices: PriceTable,
 ) -> AsyncIterator[bytes]:
-    decoder = SSEDecoder()
     first_byte: float | None = None
     status = CLIENT_CLOSED
     ping = _keepalive_bytes(plan.call)
@@ -234,12 +249,12 @@ async def _pump(
                 assert ping is not None
                 yield ping
                 continue
-            out = relay.feed(decoder.feed(chunk))
+            out = relay.feed_chunk(chunk)
             if out:
                 if first_byte is None:
                     first_byte = time.perf_counter()
                 yield out
-        tail = relay.feed(decoder.close()) + relay.close()
+        tail = relay.feed(relay.decoder.close()) + relay.close()
         if not relay.completed and not relay.errored:
             tail += relay.fail("the upstream stream ended before it was complete")
         status = 200 if relay.completed else 502

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -47,12 +48,19 @@ def _yielding_send(cycle: Any) -> Callable[[Any], Awaitable[None]]:
     fast upstream would never reach an await: the app's disconnect watcher would not run and
     the upstream would be read to its end. One yield per send lets the watcher cancel it.
     """
-    send = cycle.send
+    # The cycle holds this function as its `send`, so the function holds the cycle only weakly:
+    # a strong reference would make every request a reference cycle, kept (with its scope,
+    # buffers and upstream response) until the garbage collector's rare full pass.
+    cycle_ref = weakref.ref(cycle)
+    send = type(cycle).send
 
     async def yielding(message: Any) -> None:
-        if cycle.disconnected:
+        current = cycle_ref()
+        if current is None:
+            return
+        if current.disconnected:
             await asyncio.sleep(0)
-        await send(message)
+        await send(current, message)
 
     return yielding
 

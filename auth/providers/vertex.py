@@ -11,18 +11,18 @@ import base64
 import json
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from auth._oauth import post_token
 from auth.endpoints import CLIENTS, ENDPOINTS, url
 from auth.errors import AuthFlowError
 from auth.records import LoginResult, record_name, save_record
 from storage import Store
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 __all__ = [
     "DEFAULT_LOCATION",
@@ -43,6 +43,11 @@ def _b64(data: bytes) -> str:
 
 
 def _private_key(service_account: dict[str, Any]) -> rsa.RSAPrivateKey:
+    # cryptography loads with the first Vertex token, not at start-up.
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     try:
         key = serialization.load_pem_private_key(
             str(service_account.get("private_key", "")).encode(), password=None
@@ -78,6 +83,9 @@ def signed_assertion(
     signing_input = ".".join(
         _b64(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
     )
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     signature = _private_key(service_account).sign(
         signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()
     )

@@ -177,3 +177,59 @@ def test_arbitrary_bytes_decode_the_same_whole_or_split(wire: bytes, cuts: list[
     chunks = [wire[a:b] for a, b in zip([0, *points], [*points, len(wire)], strict=True)]
     split, whole = decode(*chunks), decode(wire)
     assert [(e.event, e.data, e.raw) for e in split] == [(e.event, e.data, e.raw) for e in whole]
+
+
+_MARKERS = (b'"usage"', b"[DONE]")
+_piece = st.sampled_from(
+    [
+        b'data: {"a":1}\n\n',
+        b"data: [DONE]\n\n",
+        b'data: {"usage":{"total_tokens":3}}\n\n',
+        b"data: a\ndata: b\n\n",
+        b": keep-alive\n\n",
+        b"event: delta\n",
+        b"id: 3\n\n",
+        b"retry: 5\n",
+        b"\n",
+        b"\r\n",
+        b"\r",
+        b" ",
+        b"\n\n",
+    ]
+)
+
+
+def _relayed(decoder: SSEDecoder, chunks: list[bytes]) -> tuple[bytes, list[Parsed]]:
+    """What a watching relay sends on (raw bytes) and the marked events it looks at."""
+    sent, looked = b"", []
+    for chunk in chunks:
+        raw, events = decoder.feed_raw(chunk, _MARKERS)
+        sent += raw + b"".join(e.raw for e in events)
+        looked += [p for p in parsed(events) if any(m in p[1] for m in _MARKERS)]
+    events = decoder.close()
+    sent += b"".join(e.raw for e in events)
+    return sent, looked + [p for p in parsed(events) if any(m in p[1] for m in _MARKERS)]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    pieces=st.lists(st.one_of(_piece, st.binary(max_size=6)), max_size=14),
+    cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=6),
+)
+def test_unparsed_relay_sends_the_bytes_and_sees_the_marked_events_that_parsing_does(
+    pieces: list[bytes], cuts: list[int]
+) -> None:
+    wire = b"".join(pieces)
+    points = sorted({cut % (len(wire) + 1) for cut in cuts})
+    chunks = [wire[a:b] for a, b in zip([0, *points], [*points, len(wire)], strict=True)]
+    events = decode(*chunks)
+    expected = b"".join(e.raw for e in events)
+    marked = [p for p in parsed(events) if any(m in p[1] for m in _MARKERS)]
+    assert _relayed(SSEDecoder(), chunks) == (expected, marked)
+
+
+def test_events_before_a_marked_one_come_back_as_the_wire_bytes() -> None:
+    wire = b'data: {"a":1}\n\ndata: {"b":2}\n\ndata: [DONE]\n\n'
+    raw, events = SSEDecoder().feed_raw(wire, _MARKERS)
+    assert raw == b'data: {"a":1}\n\ndata: {"b":2}\n\n'
+    assert parsed(events) == [("", b"[DONE]")]

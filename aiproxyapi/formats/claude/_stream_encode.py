@@ -46,6 +46,7 @@ PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 """Anthropic's own keep-alive event."""
 
 _DELTA = {"text": ("text_delta", "text"), "thinking": ("thinking_delta", "thinking")}
+_DELTA_OPENING = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
 
 
 def sse(payload: dict[str, Any]) -> bytes:
@@ -259,11 +260,24 @@ class ClaudeStreamEncoder:
         if not text:
             return b""
         if block.kind == "tool_call":
-            delta = {"type": "input_json_delta", "partial_json": text}
+            kind, key = "input_json_delta", "partial_json"
         else:
             kind, key = _DELTA[block.kind]
-            delta = {"type": kind, key: text}
-        return sse({"type": "content_block_delta", "index": block.wire, "delta": delta})
+        # The bytes `sse` makes of {"type", "index", "delta": {"type", key: text}}, without
+        # building the dicts: this is the event of nearly every streamed token.
+        return b"".join(
+            (
+                _DELTA_OPENING,
+                str(block.wire).encode(),
+                b',"delta":{"type":"',
+                kind.encode(),
+                b'","',
+                key.encode(),
+                b'":',
+                msgspec.json.encode(text),
+                b"}}\n\n",
+            )
+        )
 
     def _take_off_wire(self) -> bytes:
         block, self._live = self._live, None

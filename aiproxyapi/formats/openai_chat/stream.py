@@ -71,6 +71,10 @@ class _Chunk(msgspec.Struct):
     created: int = 0
     choices: list[_Choice] | None = None
     usage: WireUsage | None = None
+    error: Any = None
+
+
+_chunk_decoder = msgspec.json.Decoder(_Chunk)
 
 
 class _Call:
@@ -102,13 +106,8 @@ class ChatStreamDecoder:
         """Usage reported so far (the usage chunk, or usage riding on a choice chunk)."""
         return self._usage
 
-    def feed(self, event: SSEEvent) -> list[Event]:
-        """Canonical events for one SSE event."""
-        data = event.data.strip()
-        if self._ended or not data:
-            return []
-        if data == b"[DONE]":
-            return self._end()
+    def _checked(self, data: bytes) -> _Chunk | list[Event]:
+        """The chunk read as JSON first: an error event, or a chunk that is not one, ends it."""
         try:
             payload = msgspec.json.decode(data)
         except (msgspec.DecodeError, RecursionError):
@@ -116,9 +115,29 @@ class ChatStreamDecoder:
         if isinstance(payload, dict) and payload.get("error") is not None:
             return self._fail(_stream_error(payload["error"]))
         try:
-            chunk = msgspec.convert(payload, _Chunk)
+            return msgspec.convert(payload, _Chunk)
         except msgspec.ValidationError as exc:
             return self._fail(StreamError(message=f"unreadable upstream chunk: {exc}", status=502))
+
+    def feed(self, event: SSEEvent) -> list[Event]:
+        """Canonical events for one SSE event."""
+        data = event.data.strip()
+        if self._ended or not data:
+            return []
+        if data == b"[DONE]":
+            return self._end()
+        # A well-formed chunk decodes straight into its struct; anything else (an error event, a
+        # chunk of the wrong shape) is read the slow way, which tells those cases apart.
+        try:
+            chunk: _Chunk | list[Event] = _chunk_decoder.decode(data)
+        except (msgspec.ValidationError, RecursionError):
+            chunk = self._checked(data)
+        except msgspec.DecodeError:
+            return []  # not an event of this dialect (a stray keep-alive line)
+        if isinstance(chunk, _Chunk) and chunk.error is not None:
+            chunk = self._checked(data)
+        if isinstance(chunk, list):
+            return chunk
         out: list[Event] = []
         if not self._started:
             if not (chunk.id or chunk.choices or chunk.usage):
