@@ -1,0 +1,173 @@
+"""The Lua scripts of the Redis ledger: each ledger step is one script, so one atomic step.
+
+Redis runs a script without interleaving any other command, which makes admission
+check-and-reserve across every gateway instance exactly what it is inside one process. Numbers
+go in and out as strings (Lua would truncate a returned float to an integer). Keys of one
+client (``<prefix>ledger:<client>:...``):
+
+* ``rpm``: sorted set, request id scored by admission time (last minute).
+* ``tpm``: sorted set, ``<request id>:<tokens>`` scored by settle time (last minute).
+* ``day:<YYYY-MM-DD>`` and ``month:<YYYY-MM>``: spend in USD (INCRBYFLOAT), expiring a day
+  after their period ends.
+* ``held``: hash request id -> reserved USD; ``held-at``: sorted set, request id by time.
+* ``est``: hash model -> the dearest cost of one answer seen.
+
+Shared keys: ``<prefix>ledger:clients`` (every client with spend, for the persisted copy) and
+``<prefix>ledger:seeded``, set when Redis holds the spend; a Redis that lost its data has no
+``seeded`` and every script answers ``unseeded`` until the gateway seeds it again.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ADMIT", "APPLY_ONCE", "RELEASE", "SETTLE"]
+
+# KEYS: rpm, tpm, day, month, held, held-at, est, seeded
+# ARGV: request id, model, now, rpm, tpm, daily ('' = none), monthly, day ends, month ends,
+#       window, stale after
+# -> {'unseeded'} | {'', day spent, month spent, reserved} | {reason, retry after, limit, spent?}
+ADMIT = """
+if redis.call('EXISTS', KEYS[8]) == 0 then return {'unseeded'} end
+local now = tonumber(ARGV[3])
+local window = tonumber(ARGV[10])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
+local stale = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now - tonumber(ARGV[11]))
+for _, id in ipairs(stale) do
+  redis.call('HDEL', KEYS[5], id)
+  redis.call('ZREM', KEYS[6], id)
+end
+local rpm = tonumber(ARGV[4])
+if rpm > 0 and redis.call('ZCARD', KEYS[1]) >= rpm then
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {'rpm', tostring(tonumber(first[2]) + window - now), ARGV[4], '0'}
+end
+local tpm = tonumber(ARGV[5])
+if tpm > 0 then
+  local entries = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+  local used, counts = 0, {}
+  for i = 1, #entries, 2 do
+    local tokens = tonumber(string.match(entries[i], ':(%d+)$')) or 0
+    counts[#counts + 1] = tokens
+    used = used + tokens
+  end
+  if used >= tpm then
+    for i = 1, #entries, 2 do
+      used = used - counts[(i + 1) / 2]
+      if used < tpm then
+        return {'tpm', tostring(tonumber(entries[i + 1]) + window - now), ARGV[5], '0'}
+      end
+    end
+  end
+end
+local day = tonumber(redis.call('GET', KEYS[3]) or '0')
+local month = tonumber(redis.call('GET', KEYS[4]) or '0')
+local held, holders = 0, 0
+for _, cost in ipairs(redis.call('HVALS', KEYS[5])) do
+  held = held + tonumber(cost)
+  holders = holders + 1
+end
+local estimate = redis.call('HGET', KEYS[7], ARGV[2])
+local budgets = {
+  {'daily-budget', ARGV[6], day, ARGV[8]},
+  {'monthly-budget', ARGV[7], month, ARGV[9]},
+}
+for _, b in ipairs(budgets) do
+  if b[2] ~= '' then
+    local budget = tonumber(b[2])
+    if b[3] >= budget then
+      return {b[1], tostring(tonumber(b[4]) - now), b[2], '1'}
+    end
+    if holders > 0 and ((not estimate) or b[3] + held + tonumber(estimate) > budget) then
+      return {b[1], '1', b[2], '0'}
+    end
+  end
+end
+if rpm > 0 then
+  redis.call('ZADD', KEYS[1], now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000) + 1000)
+end
+local reserved = estimate or '0'
+redis.call('HSET', KEYS[5], ARGV[1], reserved)
+redis.call('ZADD', KEYS[6], now, ARGV[1])
+local keep = math.ceil(tonumber(ARGV[11])) + 60
+redis.call('EXPIRE', KEYS[5], keep)
+redis.call('EXPIRE', KEYS[6], keep)
+return {'', tostring(day), tostring(month), reserved}
+"""
+
+# KEYS: tpm, day, month, held, held-at, est, clients, seeded
+# ARGV: request id, model, cost, tokens, served (1/0), now, window, day ttl, month ttl,
+#       client, guarded (1: count only if the reservation is still held)
+# -> {'unseeded'} | {'skipped'} | {'', day spent, month spent}
+SETTLE = """
+if redis.call('EXISTS', KEYS[8]) == 0 then return {'unseeded'} end
+local was_held = redis.call('HDEL', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
+if ARGV[11] == '1' and was_held == 0 then return {'skipped'} end
+local cost = tonumber(ARGV[3])
+local day, month
+if cost > 0 then
+  day = redis.call('INCRBYFLOAT', KEYS[2], ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[8])
+  month = redis.call('INCRBYFLOAT', KEYS[3], ARGV[3])
+  redis.call('EXPIRE', KEYS[3], ARGV[9])
+  redis.call('SADD', KEYS[7], ARGV[10])
+else
+  day = redis.call('GET', KEYS[2]) or '0'
+  month = redis.call('GET', KEYS[3]) or '0'
+end
+local tokens = tonumber(ARGV[4])
+if tokens > 0 then
+  redis.call('ZADD', KEYS[1], tonumber(ARGV[6]), ARGV[1] .. ':' .. ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[7]) * 1000) + 1000)
+end
+if ARGV[5] == '1' and ARGV[2] ~= '' then
+  local dearest = tonumber(redis.call('HGET', KEYS[6], ARGV[2]) or '-1')
+  if cost > dearest then redis.call('HSET', KEYS[6], ARGV[2], ARGV[3]) end
+  redis.call('EXPIRE', KEYS[6], 3456000)
+end
+return {'', day, month}
+"""
+
+# KEYS: held, held-at  ARGV: request id
+RELEASE = """
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+"""
+
+# A batch of additions applied at most once. KEYS[1] is the batch's marker, KEYS[2] the key
+# that says Redis holds the state the batch adds to (the same key as KEYS[1] for the batch
+# that seeds it), KEYS[3..] the targets. ARGV[1] is the marker's lifetime ('0': for good),
+# then per target an (op, field, amount, ttl) quad: op 'f' INCRBYFLOAT, 'hi' HINCRBY,
+# 'hf' HINCRBYFLOAT, 's' SADD field, 'd' HDEL field, 'z' ZREM field; ttl '0' keeps the key's
+# expiry as it is. -> 1 applied, 0 applied before, -1 unseeded (nothing done).
+APPLY_ONCE = """
+if KEYS[1] ~= KEYS[2] and redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+local fresh
+if ARGV[1] == '0' then
+  fresh = redis.call('SET', KEYS[1], '1', 'NX')
+else
+  fresh = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1])
+end
+if not fresh then return 0 end
+for i = 3, #KEYS do
+  local at = 4 * (i - 3) + 2
+  local op, field, amount, ttl = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
+  if op == 'f' then
+    redis.call('INCRBYFLOAT', KEYS[i], amount)
+  elseif op == 'hi' then
+    redis.call('HINCRBY', KEYS[i], field, amount)
+  elseif op == 'hf' then
+    redis.call('HINCRBYFLOAT', KEYS[i], field, amount)
+  elseif op == 's' then
+    redis.call('SADD', KEYS[i], field)
+  elseif op == 'd' then
+    redis.call('HDEL', KEYS[i], field)
+  elseif op == 'z' then
+    redis.call('ZREM', KEYS[i], field)
+  end
+  if ttl ~= '0' then redis.call('EXPIRE', KEYS[i], ttl) end
+end
+return 1
+"""

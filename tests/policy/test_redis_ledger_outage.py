@@ -1,0 +1,105 @@
+"""The Redis ledger through outages of a private redis-server: served locally, handed over once.
+
+A paused server (SIGSTOP) keeps its data: what the outage spent is added to it exactly once. A
+restarted one (no persistence) comes back empty: it is seeded from the persisted spend, then
+the outage's spend is added. Either way the totals add up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from aiproxyapi.policy import KeyLimits
+from aiproxyapi.policy.redis_ledger import RedisLedger
+from tests.support.redis_server import RedisServer
+from tests.support.redis_shared import shared_links, unique_prefix
+
+pytestmark = pytest.mark.timeout(60)
+
+LIMITS = KeyLimits(daily_budget=10.0)
+
+
+async def _until_shared(ledger: RedisLedger) -> None:
+    deadline = time.monotonic() + 20
+    while not ledger.shared:
+        assert time.monotonic() < deadline, "the ledger never went back to Redis"
+        await asyncio.sleep(0.05)
+
+
+async def _served(ledger: RedisLedger, request_id: str, cost: float) -> None:
+    """One request admitted and settled at `cost`."""
+    now = time.time()
+    assert await ledger.admit("k", request_id, "m", LIMITS, now) is None
+    await ledger.settle("k", request_id, "m", cost, 10, served=True, now=now)
+
+
+@pytest.mark.invariant(13)
+async def test_a_hung_redis_serves_locally_and_gets_the_outage_spend_once(
+    tmp_path: Path,
+) -> None:
+    with RedisServer(tmp_path) as server:
+        async with shared_links(server.url, prefix=unique_prefix("hang"), bound=0.3) as make:
+            ledger = RedisLedger(await make())
+            other = RedisLedger(await make())
+            await _served(ledger, "warm", 0.5)
+            # Admitted through Redis, still running when Redis hangs.
+            assert await ledger.admit("k", "long", "m", LIMITS, time.time()) is None
+            server.pause()
+            try:
+                for index in range(3):
+                    await _served(ledger, f"alone-{index}", 0.25)
+                assert not ledger.shared
+                await ledger.settle("k", "long", "m", 1.0, 10, served=True, now=time.time())
+                # The local ledger starts from what Redis last said and counts on.
+                local = await ledger.spend("k", time.time())
+                assert local.day_usd == pytest.approx(0.5 + 0.75 + 1.0)
+            finally:
+                server.resume()
+            await _until_shared(ledger)
+            await ledger.sync()  # a second hand-over finds nothing owed
+            shared = await other.spend("k", time.time())
+            assert shared.day_usd == pytest.approx(0.5 + 0.75 + 1.0)
+            assert shared.month_usd == pytest.approx(0.5 + 0.75 + 1.0)
+            held = await ledger._link.client.hlen(ledger._key("k", "held"))
+            assert held == 0  # no reservation of the outage is left behind
+            await _served(other, "after", 0.5)
+            assert (await ledger.spend("k", time.time())).day_usd == pytest.approx(2.75)
+
+
+@pytest.mark.invariant(13)
+async def test_a_restarted_empty_redis_is_seeded_then_given_the_outage_spend(
+    tmp_path: Path,
+) -> None:
+    with RedisServer(tmp_path) as server:
+        async with shared_links(server.url, prefix=unique_prefix("restart"), bound=0.3) as make:
+            ledger = RedisLedger(await make())
+            await _served(ledger, "warm", 0.5)
+            await _served(ledger, "warm-2", 0.5)
+            # The periodic copy into the key-spend document (Admission does this).
+            persisted = await ledger.persisted_spend(time.time())
+            assert persisted is not None
+            assert persisted["k"].day_usd == pytest.approx(1.0)
+            server.stop()
+            for index in range(2):
+                await _served(ledger, f"alone-{index}", 0.25)
+            assert not ledger.shared
+            assert await ledger.persisted_spend(time.time()) is None  # nothing to trust now
+            server.start()
+            await _until_shared(ledger)
+            fresh = RedisLedger(await make())
+            assert (await fresh.spend("k", time.time())).day_usd == pytest.approx(1.5)
+
+
+async def test_scripts_are_loaded_again_after_redis_forgets_them(tmp_path: Path) -> None:
+    with RedisServer(tmp_path) as server:
+        async with shared_links(server.url, prefix=unique_prefix("noscript")) as make:
+            ledger = RedisLedger(await make())
+            await _served(ledger, "one", 0.5)
+            await ledger._link.client.script_flush()
+            await _served(ledger, "two", 0.5)
+            assert ledger.shared
+            assert (await ledger.spend("k", time.time())).day_usd == pytest.approx(1.0)
