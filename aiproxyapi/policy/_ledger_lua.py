@@ -19,7 +19,7 @@ Shared keys: ``<prefix>ledger:clients`` (every client with spend, for the persis
 
 from __future__ import annotations
 
-__all__ = ["ADMIT", "APPLY_ONCE", "RELEASE", "SETTLE"]
+__all__ = ["ADMIT", "RELEASE", "SETTLE"]
 
 # KEYS: rpm, tpm, day, month, held, held-at, est, seeded
 # ARGV: request id, model, now, rpm, tpm, daily ('' = none), monthly, day ends, month ends,
@@ -133,41 +133,5 @@ return {'', day, month}
 RELEASE = """
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-return 1
-"""
-
-# A batch of additions applied at most once. KEYS[1] is the batch's marker, KEYS[2] the key
-# that says Redis holds the state the batch adds to (the same key as KEYS[1] for the batch
-# that seeds it), KEYS[3..] the targets. ARGV[1] is the marker's lifetime ('0': for good),
-# then per target an (op, field, amount, ttl) quad: op 'f' INCRBYFLOAT, 'hi' HINCRBY,
-# 'hf' HINCRBYFLOAT, 's' SADD field, 'd' HDEL field, 'z' ZREM field; ttl '0' keeps the key's
-# expiry as it is. -> 1 applied, 0 applied before, -1 unseeded (nothing done).
-APPLY_ONCE = """
-if KEYS[1] ~= KEYS[2] and redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
-local fresh
-if ARGV[1] == '0' then
-  fresh = redis.call('SET', KEYS[1], '1', 'NX')
-else
-  fresh = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1])
-end
-if not fresh then return 0 end
-for i = 3, #KEYS do
-  local at = 4 * (i - 3) + 2
-  local op, field, amount, ttl = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
-  if op == 'f' then
-    redis.call('INCRBYFLOAT', KEYS[i], amount)
-  elseif op == 'hi' then
-    redis.call('HINCRBY', KEYS[i], field, amount)
-  elseif op == 'hf' then
-    redis.call('HINCRBYFLOAT', KEYS[i], field, amount)
-  elseif op == 's' then
-    redis.call('SADD', KEYS[i], field)
-  elseif op == 'd' then
-    redis.call('HDEL', KEYS[i], field)
-  elseif op == 'z' then
-    redis.call('ZREM', KEYS[i], field)
-  end
-  if ttl ~= '0' then redis.call('EXPIRE', KEYS[i], ttl) end
-end
 return 1
 """

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aiproxyapi.policy._ledger_lua import ADMIT, APPLY_ONCE, RELEASE, SETTLE
+from aiproxyapi.policy._ledger_lua import ADMIT, RELEASE, SETTLE
 from aiproxyapi.policy.ledger import (
     WINDOW,
     KeyLimits,
@@ -44,6 +44,7 @@ from aiproxyapi.policy.ledger import (
     next_month,
 )
 from aiproxyapi.shared import RedisUnavailable
+from aiproxyapi.shared.once import APPLIED, APPLY_ONCE, UNSEEDED, Op, apply_once
 
 if TYPE_CHECKING:
     from aiproxyapi.shared import RedisLink
@@ -374,18 +375,24 @@ class RedisLedger(Ledger):
         """Seed an empty Redis with the persisted spend of the current day and month."""
         now = time.time()
         day_ttl, month_ttl = self._ttls(now)
-        keys = [self._seeded, self._seeded]
-        args: list[str | int] = ["0"]
+        ops: list[Op] = []
         for client, saved in self._seed.items():
             day, month = self._spend_keys(client, now)
             if saved.day == day_of(now) and saved.day_usd > 0:
-                keys.append(day)
-                args += ["f", "", repr(saved.day_usd), day_ttl]
+                ops.append(("f", day, "", repr(saved.day_usd), day_ttl))
             if saved.month == month_of(now) and saved.month_usd > 0:
-                keys += [month, self._clients]
-                args += ["f", "", repr(saved.month_usd), month_ttl, "s", client, "0", 0]
-        seeded = await self._script(self._apply_script, keys, args, self._settle_timeout)
-        if seeded == ["1"] and len(keys) > 2:
+                ops.append(("f", month, "", repr(saved.month_usd), month_ttl))
+                ops.append(("s", self._clients, client, 0, 0))
+        seeded = await apply_once(
+            self._link,
+            self._apply_script,
+            self._seeded,
+            self._seeded,
+            ops,
+            marker_ttl=0,
+            bound=self._settle_timeout,
+        )
+        if seeded == APPLIED and ops:
             log.warning("Redis held no key spend; seeded it from the persisted key-spend totals")
 
     async def _in_charge(self) -> MemoryLedger | None:
@@ -435,20 +442,26 @@ class RedisLedger(Ledger):
     async def _push(self, batch_id: str, amounts: dict[str, float]) -> None:
         now = time.time()
         day_ttl, month_ttl = self._ttls(now)
-        keys = [f"{self._base}batch:{batch_id}", self._seeded]
-        args: list[str | int] = [_BATCH_TTL]
+        ops: list[Op] = []
         clients: set[str] = set()
         for key, amount in amounts.items():
-            keys.append(key)
-            args += ["f", "", repr(amount), day_ttl if ":day:" in key else month_ttl]
+            ops.append(("f", key, "", repr(amount), day_ttl if ":day:" in key else month_ttl))
             clients.add(key.removeprefix(self._base).split(":", 1)[0])
-        for client in sorted(clients):
-            keys.append(self._clients)
-            args += ["s", client, "0", 0]
-        reply = await self._script(self._apply_script, keys, args, self._settle_timeout)
-        if reply == ["-1"]:
+        ops += [("s", self._clients, client, 0, 0) for client in sorted(clients)]
+        marker = f"{self._base}batch:{batch_id}"
+        for _attempt in range(2):
+            sent = await apply_once(
+                self._link,
+                self._apply_script,
+                marker,
+                self._seeded,
+                ops,
+                marker_ttl=_BATCH_TTL,
+                bound=self._settle_timeout,
+            )
+            if sent != UNSEEDED:
+                return
             await self._seed_redis()
-            await self._script(self._apply_script, keys, args, self._settle_timeout)
 
     def _prune_held(self, now: float) -> None:
         """Forget reservations of requests that never ended (Redis drops them the same way)."""
