@@ -43,7 +43,7 @@ from aiproxyapi.logs import configure_logging, set_secrets
 from aiproxyapi.policy import Admission, ledger_for
 from aiproxyapi.pool import PoolState
 from aiproxyapi.runtime import Runtime, RuntimeHolder, build_runtime
-from aiproxyapi.shared import RedisLink
+from aiproxyapi.shared import RedisLink, SharedRefreshLock, share_pool
 from aiproxyapi.usage import UsageBook, UsageRecord, UsageSnapshot, UsageStore, records_for
 from storage import ChangeKind, FileStore, MirroredStore, Store, StoreError, StoreHealth
 
@@ -130,6 +130,8 @@ class Gateway:
             RedisLink.from_settings(loaded.config.redis) if loaded.config.redis.enabled else None
         )
         """The shared Redis of several instances (`redis.url`); None keeps state in memory."""
+        if self.redis is not None:
+            share_pool(self.redis, self.state)
         self.clients = HttpClients()
         self.book = UsageBook()
         self.admission = Admission(ledger_for(self.redis), self.store)
@@ -142,6 +144,8 @@ class Gateway:
             lifecycle or default_lifecycle(),
             client_for=self._token_client,
             on_tokens=self._refresh_secrets,
+            lock=SharedRefreshLock(self.redis) if self.redis is not None else None,
+            on_records=lambda: self.rebuild("auth record renewed elsewhere"),
         )
         """Live OAuth accounts: tokens and lifecycle state, outside any runtime snapshot."""
         self._digest = loaded.digest

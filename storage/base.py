@@ -107,6 +107,14 @@ class Store(abc.ABC):
     async def read_auth(self, name: str) -> bytes | None:
         """One auth record, or None when there is none of that name."""
 
+    async def fetch_auth(self, name: str) -> bytes | None:
+        """One auth record as the backend holds it this moment (a mirror asks its backend).
+
+        For a store that is its own backend this is `read_auth`; a gateway about to renew a
+        token uses it to see a renewal another instance stored a moment ago.
+        """
+        return await self.read_auth(name)
+
     @abc.abstractmethod
     async def write_auth(self, name: str, data: bytes) -> None:
         """Create or replace one auth record."""

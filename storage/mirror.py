@@ -180,6 +180,16 @@ class MirroredStore(Store):
         """One auth record from the mirror."""
         return await self.mirror.read_auth(name)
 
+    async def fetch_auth(self, name: str) -> bytes | None:
+        """One auth record as the backend holds it now, brought into the mirror first.
+
+        A queued local write of the record is newer and wins; with the backend down this is
+        the mirror's copy.
+        """
+        if self._up:
+            await self._apply(Change(ChangeKind.AUTH, check_name(name)))
+        return await self.mirror.read_auth(name)
+
     async def read_state(self, key: str) -> bytes | None:
         """One state document from the mirror, fetched from the backend on a miss."""
         data = await self.mirror.read_state(key)

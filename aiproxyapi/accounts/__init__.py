@@ -16,8 +16,10 @@ from aiproxyapi.accounts.book import (
     AccountBook,
     AccountStatus,
     Lifecycle,
+    LockUnavailable,
     Minted,
     RefreshFailed,
+    RefreshLock,
 )
 from aiproxyapi.accounts.catalog import DEFAULT_MODELS, served_models
 from aiproxyapi.accounts.records import AccountRecord, RecordError, parse_record
@@ -33,9 +35,11 @@ __all__ = [
     "AccountRecord",
     "AccountStatus",
     "Lifecycle",
+    "LockUnavailable",
     "Minted",
     "RecordError",
     "RefreshFailed",
+    "RefreshLock",
     "default_lifecycle",
     "follow_records",
     "load_records",

@@ -5,17 +5,24 @@ per account at a time (every caller awaits the same task), persists the new reco
 store *before* the new token is used, and on failure puts the account in the error state: out
 of selection, reason kept, logged loudly (never a token). A refreshed record that could not be
 stored is kept in memory and stored on the next attempt, so a rotated refresh token is not lost.
+
+Several instances sharing one store also share a :class:`RefreshLock` (Redis): the instance
+that takes it reads the stored record first (another may have just renewed it) and calls the
+token endpoint only when it is still stale; the others wait, bounded, for the new record to
+arrive through the store, or for the lock to go, and then read the record instead of
+refreshing. Without a lock, or while it cannot be had, each instance refreshes on its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import msgspec
@@ -27,7 +34,15 @@ from aiproxyapi.pool import PoolState
 from aiproxyapi.secret import Secret
 from storage import Store, StoreError
 
-__all__ = ["Account", "AccountBook", "AccountStatus", "Lifecycle", "Minted"]
+__all__ = [
+    "Account",
+    "AccountBook",
+    "AccountStatus",
+    "Lifecycle",
+    "LockUnavailable",
+    "Minted",
+    "RefreshLock",
+]
 
 log = logging.getLogger("aiproxyapi.accounts")
 
@@ -37,6 +52,29 @@ RETRY_WHEN_EXPIRY_STUCK = 30.0
 MINT_MARGIN = 60.0
 REFRESH_TIMEOUT = 30.0
 """A token endpoint that has not answered by then fails the refresh (retried later)."""
+LOCK_WAIT = REFRESH_TIMEOUT + 35.0
+"""Longest wait for another instance's refresh: past its lock's lease, then refresh here."""
+_POLL = 0.05
+
+
+class LockUnavailable(Exception):
+    """No refresh lock can be had now (Redis down): refresh without one."""
+
+
+class RefreshLock(Protocol):
+    """One refresh of an account at a time across instances (its lease outlasts a refresh)."""
+
+    async def acquire(self, name: str) -> str | None:
+        """A token when this instance holds the lock now, None when another one does."""
+        ...
+
+    async def release(self, name: str, token: str) -> None:
+        """Let go of a lock this instance holds (a lapsed lease is not an error)."""
+        ...
+
+    async def held(self, name: str) -> bool:
+        """Whether any instance holds the lock of `name`."""
+        ...
 
 
 class AccountStatus(enum.Enum):
@@ -101,8 +139,13 @@ class AccountBook:
         client_for: Callable[[str], httpx.AsyncClient],
         clock: Callable[[], float] = time.time,
         on_tokens: Callable[[], None] = lambda: None,
+        lock: RefreshLock | None = None,
+        on_records: Callable[[], object] = lambda: None,
     ) -> None:
         self._store = store
+        self._lock = lock
+        self._on_records = on_records
+        """Called when a record read here (not through the follower) changed what is served."""
         self._state = state
         self._life = lifecycle
         self._client_for = client_for
@@ -272,11 +315,15 @@ class AccountBook:
                     project=account.project,
                 )
                 account.minted_until = minted.expires_at
-            else:
+            elif self._lock is None or account.pending is not None:
                 await self._renew_record(name, account, client)
+            else:
+                await self._renew_shared(name, account, client)
         except Exception as exc:
+            account = self.accounts.get(name, account)
             self._fail(name, account, _reason_of(exc), exc)
             raise RefreshFailed(_reason_of(exc)) from None
+        account = self.accounts.get(name, account)  # a record read meanwhile replaced it
         account.status = AccountStatus.ACTIVE
         account.last_error = ""
         account.failures = 0
@@ -307,6 +354,71 @@ class AccountBook:
         new_expiry = self._expiry(account)
         if new_expiry is not None and old_expiry is not None and new_expiry <= old_expiry:
             account.next_refresh = self._clock() + RETRY_WHEN_EXPIRY_STUCK
+
+    async def _renew_shared(self, name: str, account: Account, client: httpx.AsyncClient) -> None:
+        """Renew under the shared lock, or take the record another instance renewed."""
+        assert self._lock is not None
+        stale = account.grant.access_token
+        deadline = time.monotonic() + LOCK_WAIT
+        while time.monotonic() < deadline:
+            try:
+                token = await self._lock.acquire(name)
+            except LockUnavailable:
+                break
+            if token is not None:
+                try:
+                    if not await self._take_stored(name, stale):
+                        await self._renew_record(name, self.accounts.get(name, account), client)
+                finally:
+                    with contextlib.suppress(LockUnavailable):
+                        await self._lock.release(name, token)
+                return
+            if await self._await_other(name, stale, deadline):
+                return
+        await self._renew_record(name, self.accounts.get(name, account), client)
+
+    async def _await_other(self, name: str, stale: Secret, deadline: float) -> bool:
+        """Wait for another instance's refresh; True once its new token is here."""
+        checked = time.monotonic()
+        while time.monotonic() < deadline:
+            await asyncio.sleep(_POLL)
+            current = self.accounts.get(name)
+            if current is None:
+                raise RefreshFailed(f"auth record {name} is gone")
+            if current.grant.access_token != stale:
+                return True  # the record follower brought the renewed record
+            if time.monotonic() - checked < 0.5:
+                continue
+            checked = time.monotonic()
+            with contextlib.suppress(LockUnavailable):
+                if not await self._lock.held(name):  # type: ignore[union-attr]
+                    # Released (or its lease lapsed): the store has the outcome, if any.
+                    return await self._take_stored(name, stale)
+        return False
+
+    async def _take_stored(self, name: str, stale: Secret) -> bool:
+        """Adopt the stored record when its token is newer than `stale`; True if adopted."""
+        try:
+            raw = await self._store.fetch_auth(name)
+        except StoreError as exc:
+            log.warning("auth record %s could not be read before refreshing: %s", name, exc)
+            return False
+        current = self.accounts.get(name)
+        if raw is None or current is None:
+            return False
+        if raw != current.raw:
+            try:
+                record = parse_record(name, raw)
+            except RecordError:
+                return False
+            if grant_of(record.channel, record.data, current.project).access_token == stale:
+                return False
+            if self.upsert(name, raw):
+                self._on_records()
+        adopted = self.accounts[name].grant.access_token != stale
+        if adopted:
+            log.info("token of %s was renewed by another instance; using its record", name)
+        return adopted
 
     def _fail(self, name: str, account: Account, reason: str, exc: Exception) -> None:
         account.status = AccountStatus.ERROR

@@ -25,7 +25,7 @@ from aiproxyapi.errors import (
 )
 from aiproxyapi.pool.cheapest import PriceOf
 from aiproxyapi.pool.cooldown import Verdict, judge
-from aiproxyapi.pool.selector import pick
+from aiproxyapi.pool.selector import pick, top_tier
 from aiproxyapi.pool.state import PoolState
 from aiproxyapi.routing import Candidate, Route
 
@@ -67,12 +67,17 @@ class Dispatcher:
         for round_number in range(policy.request_retry + 1):
             tried: set[str] = set()
             while not policy.max_retry_credentials or len(tried) < policy.max_retry_credentials:
+                available = self._available(route, tried)
+                turn = None
+                if self.state.turns is not None:
+                    turn = await self._shared_turn(route.model, available)
                 candidate = pick(
                     policy.strategy,
                     self.state,
                     route.model,
-                    self._available(route, tried),
+                    available,
                     self.price_of,
+                    turn=turn,
                 )
                 if candidate is None:
                     break
@@ -97,6 +102,16 @@ class Dispatcher:
             # A little jitter keeps concurrent requests from waking on the same tick.
             await asyncio.sleep(wait + random.uniform(0, min(1.0, wait / 4 + 0.05)))  # noqa: S311
         raise self._give_up(route, last)
+
+    async def _shared_turn(self, cursor: str, available: list[Candidate]) -> int | None:
+        """A round-robin turn shared with other instances, when a choice is to be made."""
+        turns = self.state.turns
+        strategy = self.policy.strategy
+        if turns is None or strategy is not RoutingStrategy.ROUND_ROBIN:
+            return None
+        if len(top_tier(strategy, available)) < 2:
+            return None
+        return await turns.next_turn(cursor)
 
     def _available(self, route: Route, tried: set[str]) -> list[Candidate]:
         resting = self.state.resting_until

@@ -9,7 +9,18 @@ from aiproxyapi.pool.cheapest import PriceOf, cheapest
 from aiproxyapi.pool.state import PoolState
 from aiproxyapi.routing import Candidate
 
-__all__ = ["pick"]
+__all__ = ["pick", "top_tier"]
+
+
+def top_tier(strategy: RoutingStrategy, available: Sequence[Candidate]) -> list[Candidate]:
+    """The candidates of the highest priority among those the strategy may choose."""
+    if strategy is RoutingStrategy.WEIGHTED_ROUND_ROBIN:
+        # Weight 0 takes a credential out of the rotation, so it must not hold up a tier either.
+        available = [candidate for candidate in available if candidate.credential.weight > 0]
+    if not available:
+        return []
+    top = max(candidate.credential.priority for candidate in available)
+    return [candidate for candidate in available if candidate.credential.priority == top]
 
 
 def pick(
@@ -18,21 +29,24 @@ def pick(
     cursor: str,
     available: Sequence[Candidate],
     price_of: PriceOf | None = None,
+    *,
+    turn: int | None = None,
 ) -> Candidate | None:
-    """Choose among available candidates: the highest priority tier first, then the strategy."""
-    if strategy is RoutingStrategy.WEIGHTED_ROUND_ROBIN:
-        # Weight 0 takes a credential out of the rotation, so it must not hold up a tier either.
-        available = [candidate for candidate in available if candidate.credential.weight > 0]
-    if not available:
+    """Choose among available candidates: the highest priority tier first, then the strategy.
+
+    `turn` is a round-robin turn shared by several instances; without it the local cursor.
+    """
+    tier = top_tier(strategy, available)
+    if not tier:
         return None
-    top = max(candidate.credential.priority for candidate in available)
-    tier = [candidate for candidate in available if candidate.credential.priority == top]
     if len(tier) == 1 or strategy is RoutingStrategy.FILL_FIRST:
         return tier[0]
     if strategy is RoutingStrategy.WEIGHTED_ROUND_ROBIN:
         return _smooth_weighted(state, cursor, tier)
     if strategy is RoutingStrategy.CHEAPEST:
         return cheapest(state, cursor, tier, price_of)
+    if turn is not None:
+        return tier[turn % len(tier)]
     return _round_robin(state, cursor, tier)
 
 

@@ -7,6 +7,25 @@ failure: a call that fails or is slow takes the link down, traffic goes on with 
 instance's own state, and every subsystem re-syncs when the link comes back.
 """
 
+from aiproxyapi.pool import PoolState
+from aiproxyapi.shared.cooldowns import SharedCooldowns
+from aiproxyapi.shared.cursors import SharedCursors
 from aiproxyapi.shared.link import Handler, Hook, RedisLink, RedisUnavailable
+from aiproxyapi.shared.refresh_lock import SharedRefreshLock
 
-__all__ = ["Handler", "Hook", "RedisLink", "RedisUnavailable"]
+__all__ = [
+    "Handler",
+    "Hook",
+    "RedisLink",
+    "RedisUnavailable",
+    "SharedCooldowns",
+    "SharedCursors",
+    "SharedRefreshLock",
+    "share_pool",
+]
+
+
+def share_pool(link: RedisLink, state: PoolState) -> SharedCooldowns:
+    """Make the pool's rests and round-robin turns those of every instance on `link`."""
+    state.turns = SharedCursors(link)
+    return SharedCooldowns(link, state)
