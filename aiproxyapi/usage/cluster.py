@@ -117,6 +117,8 @@ class ClusterUsage:
         self._has_pending = False
         self._batch: tuple[str, UsageSnapshot] | None = None
         """The delta being sent, under the id Redis remembers it by."""
+        self._seeding: UsageSnapshot | None = None
+        """The whole book being sent as this instance's share, when Redis lacks it."""
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         link.on_reconnect(self._reconnected)
@@ -136,13 +138,17 @@ class ClusterUsage:
     @property
     def owed(self) -> bool:
         """Whether counts wait to reach Redis."""
-        return self._has_pending or self._batch is not None
+        return self._has_pending or self._batch is not None or self._seeding is not None
 
     async def flush(self) -> bool:
         """Send what is pending; True when Redis has all of it."""
         async with self._lock:
             try:
                 while self.owed:
+                    if self._seeding is not None:
+                        await self._seed(self._seeding)
+                        self._seeding = None
+                        continue
                     if self._batch is None:
                         self._batch = (secrets.token_hex(8), self._pending.snapshot())
                         self._pending, self._has_pending = _delta(), False
@@ -158,17 +164,17 @@ class ClusterUsage:
                         bound=self._bound,
                     )
                     if sent == UNSEEDED:
-                        await self._seed()
+                        # Redis lacks this instance's share: send the whole book instead, which
+                        # holds this batch and everything pending (taken together, no await).
+                        self._seeding = self._book.snapshot()
+                        self._pending, self._has_pending = _delta(), False
                     self._batch = None
             except RedisUnavailable:
                 return False
             return True
 
-    async def _seed(self) -> None:
-        """Give Redis this instance's whole book (it holds every delta not yet sent)."""
-        whole = self._book.snapshot()
-        self._pending, self._has_pending, self._batch = _delta(), False, None
-        # If this fails nothing is lost: without the seed mark the next push seeds again.
+    async def _seed(self, whole: UsageSnapshot) -> None:
+        """Give Redis this instance's share; a retry of the same seed is applied once too."""
         await apply_once(
             self._link,
             self._script,

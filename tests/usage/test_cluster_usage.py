@@ -180,6 +180,33 @@ async def test_a_hung_redis_loses_nothing_and_counts_nothing_twice(tmp_path: Pat
 
 
 @pytest.mark.invariant(13)
+async def test_a_first_push_into_a_hung_redis_still_seeds_once(tmp_path: Path) -> None:
+    with RedisServer(tmp_path) as server:
+        async with shared_links(server.url, prefix=unique_prefix("usage-first"), bound=0.3) as make:
+            cluster = ClusterUsage(await make(), UsageBook(), "a", bound=0.3)
+            for index in range(3):
+                served(cluster, _book(cluster), record(f"before-{index}"))
+            server.pause()
+            try:
+                assert not await cluster.flush()  # never seeded yet; Redis runs it on resume
+                assert not await cluster.flush()  # the link is down: nothing is sent
+                for index in range(2):
+                    served(cluster, _book(cluster), record(f"during-{index}"))
+            finally:
+                server.resume()
+
+            async def complete() -> bool:
+                shared = await cluster.read()
+                return shared is not None and not cluster.owed and shared.totals.requests >= 5
+
+            await _until(complete, "the first push never reached Redis")
+            await asyncio.sleep(0.3)
+            shared = await cluster.read()
+            assert shared is not None
+            assert shared.totals.requests == 5
+
+
+@pytest.mark.invariant(13)
 async def test_a_restarted_empty_redis_gets_every_book_again(tmp_path: Path) -> None:
     with RedisServer(tmp_path) as server:
         prefix = unique_prefix("usage-restart")
