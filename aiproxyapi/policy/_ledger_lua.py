@@ -118,6 +118,8 @@ else
 end
 local tokens = tonumber(ARGV[4])
 if tokens > 0 then
+  -- Pruned here too: a key without limits is settled but never admitted.
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[6]) - tonumber(ARGV[7]))
   redis.call('ZADD', KEYS[1], tonumber(ARGV[6]), ARGV[1] .. ':' .. ARGV[4])
   redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[7]) * 1000) + 1000)
 end

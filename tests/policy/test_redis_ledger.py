@@ -215,3 +215,18 @@ async def test_the_spend_of_an_unlimited_key_is_counted_too(instances: Instances
             "free", f"r{index}", "m", 0.125, 10, served=True, now=NOW
         )
     assert (await second.spend("free", NOW)).day_usd == pytest.approx(0.5)
+
+
+async def test_the_token_window_of_a_key_without_limits_stays_a_minute_long(
+    instances: Instances,
+) -> None:
+    (ledger,) = await instances(1)
+    for index in range(5):  # settled only, never admitted: nothing else prunes its window
+        now = NOW + 30 * index
+        await ledger.settle("free", f"r{index}", "m", 0.0, 10, served=True, now=now)
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        kept = await client.zcard(f"{ledger._base}free:tpm")
+    finally:
+        await client.aclose()
+    assert kept == 2  # the settles at +90 s and +120 s; the older ones left the window

@@ -15,6 +15,7 @@ import pytest
 
 from aiproxyapi.policy import KeyLimits
 from aiproxyapi.policy.redis_ledger import RedisLedger
+from aiproxyapi.usage import UsageRecord
 from tests.support.redis_server import RedisServer
 from tests.support.redis_shared import shared_links, unique_prefix
 
@@ -103,3 +104,47 @@ async def test_scripts_are_loaded_again_after_redis_forgets_them(tmp_path: Path)
             await _served(ledger, "two", 0.5)
             assert ledger.shared
             assert (await ledger.spend("k", time.time())).day_usd == pytest.approx(1.0)
+
+
+async def test_the_spend_document_holds_the_cluster_totals_and_seeds_a_fresh_redis(
+    tmp_path: Path,
+) -> None:
+    from aiproxyapi.config.client_keys import ClientKeyPolicy
+    from aiproxyapi.policy import Admission
+    from storage import FileStore
+
+    policy = ClientKeyPolicy(key="k", daily_budget=5.0)
+    store = FileStore(tmp_path / "auths", tmp_path / "config.yaml")  # the shared store
+
+    def usage(request_id: str, cost: float) -> UsageRecord:
+        return UsageRecord(
+            timestamp=time.time(),
+            request_id=request_id,
+            endpoint="POST /v1/chat/completions",
+            client="k",
+            credential="c",
+            provider="openai",
+            requested_model="m",
+            upstream_model="m",
+            latency_ms=1.0,
+            status=200,
+            failed=False,
+            cost_usd=cost,
+        )
+
+    with RedisServer(tmp_path) as server:
+        async with shared_links(server.url, prefix=unique_prefix("doc")) as make:
+            first = Admission(RedisLedger(await make()), store)
+            second = Admission(RedisLedger(await make()), store)
+            for index, (desk, cost) in enumerate(((first, 0.75), (second, 0.5), (first, 0.25))):
+                await desk.admit(policy, "k", f"r{index}", "m")
+                desk.settle(usage(f"r{index}", cost))
+                await desk.flush()  # each desk writes the totals Redis holds, not its own
+        server.stop()
+        server.start()  # empty: no persistence
+        async with shared_links(server.url, prefix=unique_prefix("doc")) as make:
+            restarted = Admission(RedisLedger(await make()), store)
+            await restarted.load()
+            await restarted.admit(policy, "k", "after", "m")  # the first script seeds Redis
+            spend = await restarted.ledger.spend("k", time.time())
+            assert spend.day_usd == pytest.approx(1.5)
