@@ -61,6 +61,10 @@ def broken_rule(file: str, module: str) -> str | None:
         return "nothing imports api/ (but the server that starts it)"
     if file.startswith("aiproxyapi/usage/") and top in ("litestar", "httpx"):
         return "usage/ imports neither litestar nor httpx"
+    if file.startswith(("aiproxyapi/pool/", "aiproxyapi/accounts/")) and within(
+        module, "aiproxyapi.shared"
+    ):
+        return "pool/ and accounts/ never import shared/ (they offer seams it fills)"
     if file.startswith("aiproxyapi/serving/") and within(
         module, "aiproxyapi.api", "aiproxyapi.relay"
     ):
@@ -111,6 +115,8 @@ def test_the_source_tree_follows_the_import_directions() -> None:
         ("aiproxyapi/usage/persist.py", "import httpx"),
         ("aiproxyapi/usage/record.py", "from litestar.stores.base import Store"),
         ("aiproxyapi/serving/run.py", "from aiproxyapi.relay import relay"),
+        ("aiproxyapi/pool/state.py", "from aiproxyapi.shared import RedisLink"),
+        ("aiproxyapi/accounts/book.py", "from aiproxyapi.shared.link import RedisLink"),
     ],
 )
 def test_the_checker_catches_each_kind_of_violation(file: str, source: str) -> None:
@@ -128,6 +134,7 @@ def test_the_checker_catches_each_kind_of_violation(file: str, source: str) -> N
         ("aiproxyapi/api/app.py", "from aiproxyapi.api.openai import chat_completions"),
         ("aiproxyapi/server.py", "from aiproxyapi.api import create_app"),
         ("aiproxyapi/executors/http.py", "import httpx"),
+        ("aiproxyapi/shared/cooldowns.py", "from aiproxyapi.pool import PoolState"),
     ],
 )
 def test_the_checker_allows_the_permitted_directions(file: str, source: str) -> None:

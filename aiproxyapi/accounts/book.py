@@ -305,6 +305,7 @@ class AccountBook:
     async def _refresh(self, name: str, account: Account, reason: str) -> Grant:
         account.status = AccountStatus.REFRESHING
         client = self._client_for(account.record.credential.proxy_url)
+        elsewhere = False
         try:
             if account.record.minted:
                 async with asyncio.timeout(REFRESH_TIMEOUT):
@@ -318,7 +319,7 @@ class AccountBook:
             elif self._lock is None or account.pending is not None:
                 await self._renew_record(name, account, client)
             else:
-                await self._renew_shared(name, account, client)
+                elsewhere = await self._renew_shared(name, account, client)
         except Exception as exc:
             account = self.accounts.get(name, account)
             self._fail(name, account, _reason_of(exc), exc)
@@ -330,7 +331,8 @@ class AccountBook:
         account.last_refresh = self._clock()
         self._state.unblock(name)
         self._on_tokens()
-        log.info("token of %s refreshed (%s)", name, reason)
+        if not elsewhere:
+            log.info("token of %s refreshed (%s)", name, reason)
         return account.grant
 
     async def _renew_record(self, name: str, account: Account, client: httpx.AsyncClient) -> None:
@@ -355,8 +357,8 @@ class AccountBook:
         if new_expiry is not None and old_expiry is not None and new_expiry <= old_expiry:
             account.next_refresh = self._clock() + RETRY_WHEN_EXPIRY_STUCK
 
-    async def _renew_shared(self, name: str, account: Account, client: httpx.AsyncClient) -> None:
-        """Renew under the shared lock, or take the record another instance renewed."""
+    async def _renew_shared(self, name: str, account: Account, client: httpx.AsyncClient) -> bool:
+        """Renew under the shared lock, or take the record another one renewed (True then)."""
         assert self._lock is not None
         stale = account.grant.access_token
         deadline = time.monotonic() + LOCK_WAIT
@@ -367,15 +369,17 @@ class AccountBook:
                 break
             if token is not None:
                 try:
-                    if not await self._take_stored(name, stale):
-                        await self._renew_record(name, self.accounts.get(name, account), client)
+                    if await self._take_stored(name, stale):
+                        return True
+                    await self._renew_record(name, self.accounts.get(name, account), client)
+                    return False
                 finally:
                     with contextlib.suppress(LockUnavailable):
                         await self._lock.release(name, token)
-                return
             if await self._await_other(name, stale, deadline):
-                return
+                return True
         await self._renew_record(name, self.accounts.get(name, account), client)
+        return False
 
     async def _await_other(self, name: str, stale: Secret, deadline: float) -> bool:
         """Wait for another instance's refresh; True once its new token is here."""

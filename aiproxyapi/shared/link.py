@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -43,6 +44,8 @@ START_WAIT = 3.0
 """How long `start` waits for the first connection and the hooks' first sync."""
 SYNC_TIMEOUT = 2.0
 """Default bound on a hook's calls (loading a snapshot is not on the request path)."""
+STEADY = 10.0
+"""A stretch up at least this long resets the probe's backoff."""
 
 
 class RedisUnavailable(Exception):
@@ -133,6 +136,7 @@ class RedisLink:
         """Connect and run the hooks once (bounded); never raises when Redis is down."""
         if self._task is not None:
             return
+        log.info("shared state: redis at %s, key prefix %r", self.where, self.prefix)
         self._task = asyncio.create_task(self._supervise(), name="redis-link")
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(START_WAIT):
@@ -211,10 +215,12 @@ class RedisLink:
     async def _supervise(self) -> None:
         delay = self._probe[0]
         while True:
-            if await self._session():
-                delay = self._probe[0]  # it was up: the first probe after an outage comes soon
+            started = time.monotonic()
+            if await self._session() and time.monotonic() - started >= STEADY:
+                delay = self._probe[0]  # it was up a while: the first probe comes soon
             self._first.set()
             await asyncio.sleep(delay)
+            # A link that keeps dropping right after coming up is probed less and less often.
             delay = min(delay * 2, self._probe[1])
 
     async def _session(self) -> bool:

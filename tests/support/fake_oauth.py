@@ -14,7 +14,8 @@ It checks what a real server checks (client id, redirect URI, PKCE S256 verifier
 one-time codes, refresh-token rotation and revocation, device-code polling) and records every
 request. Knobs: ``deny_next`` (consent refused), ``device_outcomes[provider]`` (what each poll
 answers: ``pending``, ``slow_down``, ``ok``, ``expired``, ``denied``), ``fail_token(status)``,
-``expires_in``, ``rotate[provider]``, the Code Assist tier, Google projects, Copilot entitlement.
+``expires_in``, ``token_delay``, ``rotate[provider]``, the Code Assist tier, Google projects,
+Copilot entitlement.
 For runtime tests: ``make_record(type)`` builds a record with live tokens (as a login writes it),
 ``is_live(access_token)`` lets a fake upstream answer 401 to stale tokens, ``revoke_access``
 expires one early, ``exchange`` of Copilot tokens answers at ``copilot.api-token``.
@@ -116,6 +117,8 @@ class FakeOAuth:
         self.onboarded_projects: list[str] = []
         self.requests: list[OAuthRequest] = []
         self.counter = 0
+        self.token_delay: float = 0.0
+        """Seconds every token-endpoint call takes (a slow provider), outside the lock."""
         self._server = ThreadedServer(self._handle, "fake-oauth")
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -312,6 +315,8 @@ class FakeOAuth:
         recorded = OAuthRequest(
             request.method, split.path, dict(parse_qsl(split.query)), headers, form, body_json
         )
+        if self.token_delay and split.path.endswith("/token"):
+            time.sleep(self.token_delay)
         with self.lock:
             self.requests.append(recorded)
             return route(self, recorded)
