@@ -39,7 +39,8 @@ end
 local rpm = tonumber(ARGV[4])
 if rpm > 0 and redis.call('ZCARD', KEYS[1]) >= rpm then
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return {'rpm', tostring(tonumber(first[2]) + window - now), ARGV[4], '0'}
+  -- Another instance may have read its clock a moment later: never more than the window.
+  return {'rpm', tostring(math.min(window, tonumber(first[2]) + window - now)), ARGV[4], '0'}
 end
 local tpm = tonumber(ARGV[5])
 if tpm > 0 then
@@ -54,7 +55,8 @@ if tpm > 0 then
     for i = 1, #entries, 2 do
       used = used - counts[(i + 1) / 2]
       if used < tpm then
-        return {'tpm', tostring(tonumber(entries[i + 1]) + window - now), ARGV[5], '0'}
+        local wait = math.min(window, tonumber(entries[i + 1]) + window - now)
+        return {'tpm', tostring(wait), ARGV[5], '0'}
       end
     end
   end

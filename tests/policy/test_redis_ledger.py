@@ -230,3 +230,14 @@ async def test_the_token_window_of_a_key_without_limits_stays_a_minute_long(
     finally:
         await client.aclose()
     assert kept == 2  # the settles at +90 s and +120 s; the older ones left the window
+
+
+async def test_a_retry_time_never_exceeds_the_window_across_clocks(instances: Instances) -> None:
+    first, second = await instances(2)
+    limits = KeyLimits(rpm=1)
+    assert await first.admit("k", "late-clock", "m", limits, NOW + 0.4) is None
+    # The second instance read its clock a moment earlier than the first.
+    refused = await second.admit("k", "early-clock", "m", limits, NOW)
+    assert refused is not None
+    assert refused.reason == "rpm"
+    assert refused.retry_after == 60.0
