@@ -181,10 +181,10 @@ def test_a_daily_budget_holds_under_load_spread_over_three_instances(cluster: Cl
 
 def test_an_rpm_limit_holds_across_three_instances(cluster: Cluster) -> None:
     answers = asyncio.run(_spread(cluster, RPM_KEY, 3 * RPM))
-    assert sum(status == 200 for status, _code, _retry in answers) == RPM
+    assert sum(status == 200 for status, _code, _retry in answers) == RPM, answers
     refused = [(status, code, retry) for status, code, retry in answers if status != 200]
     assert {(status, code) for status, code, _retry in refused} == {(429, "rate_limit_exceeded")}
-    assert all(1 <= retry <= 60 for _status, _code, retry in refused)
+    assert all(1 <= retry <= 60 for _status, _code, retry in refused), refused
     assert cluster.served(RPM_KEY) == RPM
 
 
