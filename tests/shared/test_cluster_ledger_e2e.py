@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -22,8 +21,9 @@ from aiproxyapi.secret import fingerprint
 from tests.storage.backends import PG_DSN, drop_schema, require_postgres, unique_schema
 from tests.support.configs import gateway_config, openai_entry
 from tests.support.fake_upstream import FakeUpstream
-from tests.support.gateway import GatewayProcess, free_port
-from tests.support.redis_shared import REDIS_URL, drop_prefix, require_redis, unique_prefix
+from tests.support.fleet import Fleet, forget_prefix, redis_section
+from tests.support.gateway import GatewayProcess
+from tests.support.redis_shared import REDIS_URL, require_redis
 from tests.support.replies import RecordedRequest, Reply, Usage
 from tests.support.sdk_clients import tracked
 
@@ -67,49 +67,35 @@ def _marked(request: RecordedRequest, key: str) -> bool:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     asyncio.run(require_redis())
     asyncio.run(require_postgres())
-    prefix = unique_prefix("cluster")
+    section = redis_section(REDIS_URL, **{"timeout-ms": 1500})
     schema = unique_schema()
     reply = Reply.ok("priced", delay=0.3, usage=Usage(prompt_tokens=9, completion_tokens=12))
-    root: Path = tmp_path_factory.mktemp("cluster")
-    config = gateway_config(
-        openai_entry("up", "{upstream}", ["sk-up"], ["m1"]),
-        api_keys=[
-            {"key": BUDGET_KEY, "daily-budget": BUDGET},
-            {"key": RPM_KEY, "rpm": RPM},
-            USAGE_KEY,
-        ],
-        pricing={"m1": {"input": 1000, "output": 1000}},
-        redis={"url": REDIS_URL, "key-prefix": prefix, "timeout-ms": 1500},
-        **{"remote-management": {"secret-key": SECRET}},
-    )
-    gateways: list[GatewayProcess] = []
+    env = {"PGSTORE_DSN": PG_DSN, "PGSTORE_SCHEMA": schema, "AIPROXYAPI_STORE_TIMEOUT": "5"}
     with FakeUpstream(default=reply) as upstream:
-        text = config.replace("{upstream}", upstream.base_url)
+        config = gateway_config(
+            openai_entry("up", upstream.base_url, ["sk-up"], ["m1"]),
+            api_keys=[
+                {"key": BUDGET_KEY, "daily-budget": BUDGET},
+                {"key": RPM_KEY, "rpm": RPM},
+                USAGE_KEY,
+            ],
+            pricing={"m1": {"input": 1000, "output": 1000}},
+            redis=section,
+            **{"remote-management": {"secret-key": SECRET}},
+        )
+        fleet = Fleet(
+            tmp_path_factory.mktemp("cluster"),
+            config,
+            size=3,
+            env=env,
+            env_for=lambda home: {"PGSTORE_LOCAL_PATH": str(home)},
+            startup_timeout=60,
+        )
         try:
-            for index in range(3):
-                home = root / f"instance-{index}"
-                port = free_port()
-                env = {
-                    "PGSTORE_DSN": PG_DSN,
-                    "PGSTORE_SCHEMA": schema,
-                    "PGSTORE_LOCAL_PATH": str(home),
-                    "AIPROXYAPI_STORE_TIMEOUT": "5",
-                }
-                gateway = GatewayProcess(
-                    text,
-                    tmp_path=home,
-                    env=env,
-                    port=port,
-                    extra_args=["--port", str(port)],
-                    startup_timeout=60,
-                )
-                gateways.append(gateway)
-                gateway.start()
-            yield Cluster(gateways, upstream, prefix)
+            with fleet:
+                yield Cluster(fleet.gateways, upstream, section["key-prefix"])
         finally:
-            for gateway in gateways:
-                gateway.stop()
-            asyncio.run(drop_prefix(prefix))
+            forget_prefix(REDIS_URL, section["key-prefix"])
             asyncio.run(drop_schema(schema))
 
 

@@ -19,9 +19,9 @@ import redis
 from aiproxyapi.secret import fingerprint
 from tests.support.configs import gateway_config, openai_entry
 from tests.support.fake_upstream import FakeUpstream
+from tests.support.fleet import Fleet, redis_section
 from tests.support.gateway import GatewayProcess
 from tests.support.redis_server import RedisServer
-from tests.support.redis_shared import unique_prefix
 from tests.support.replies import Reply, Usage
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -46,14 +46,6 @@ def _usage(gateway: GatewayProcess) -> dict[str, Any]:
     return body
 
 
-def _metric(gateway: GatewayProcess, name: str) -> float:
-    text = httpx.get(f"{gateway.base_url}/metrics", timeout=10).text
-    for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"{name} not in /metrics")
-
-
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     with RedisServer(tmp_path) as server:
@@ -64,7 +56,8 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
 def test_requests_succeed_through_a_redis_outage_and_the_totals_add_up(
     private_redis: RedisServer, tmp_path: Path
 ) -> None:
-    prefix = unique_prefix("outage")
+    section = redis_section(private_redis.url, **{"timeout-ms": 300})
+    prefix = section["key-prefix"]
     reply = Reply.ok("priced", usage=Usage(prompt_tokens=9, completion_tokens=12))
     with FakeUpstream(default=reply) as upstream:
         config = gateway_config(
@@ -72,11 +65,10 @@ def test_requests_succeed_through_a_redis_outage_and_the_totals_add_up(
             api_keys=[{"key": KEY, "daily-budget": 100.0}],
             pricing={"m1": {"input": 1000, "output": 1000}},
             metrics={"enable": True},
-            redis={"url": private_redis.url, "key-prefix": prefix, "timeout-ms": 300},
+            redis=section,
         )
-        first = GatewayProcess(config, tmp_path=tmp_path / "a")
-        second = GatewayProcess(config, tmp_path=tmp_path / "b")
-        with first, second:
+        with Fleet(tmp_path, config, size=2) as fleet:
+            first, second = fleet.gateways
             before = [_post((first, second)[i % 2]) for i in range(6)]
             assert before == [200] * 6
             private_redis.pause()
@@ -84,7 +76,7 @@ def test_requests_succeed_through_a_redis_outage_and_the_totals_add_up(
                 during = [_post((first, second)[i % 2]) for i in range(10)]
                 assert during == [200] * 10  # Redis is never a single point of failure
                 assert _usage(first)["scope"] == "instance"
-                assert _metric(first, "aiproxyapi_redis_up") == 0
+                assert fleet.metric(0, "aiproxyapi_redis_up") == 0
             finally:
                 private_redis.resume()
             deadline = time.monotonic() + 60
@@ -97,7 +89,7 @@ def test_requests_succeed_through_a_redis_outage_and_the_totals_add_up(
                 assert time.monotonic() < deadline, (scopes, mine)
                 time.sleep(0.2)
             assert all(m["total_tokens"] == 16 * 21 for m in mine)
-            assert _metric(first, "aiproxyapi_redis_up") == 1
+            assert fleet.metric(0, "aiproxyapi_redis_up") == 1
             # The shared spend: before, during (handed over once) and nothing twice.
             client = redis.Redis.from_url(private_redis.url)
             try:

@@ -12,6 +12,7 @@ Skips when the machine's Redis does not answer (fails instead under CI).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,10 +21,11 @@ from contextlib import asynccontextmanager
 import pytest
 
 from aiproxyapi.shared import RedisLink
+from tests.support.fleet import MACHINE_REDIS, forget_prefix
 
 __all__ = ["REDIS_URL", "drop_prefix", "require_redis", "shared_links", "unique_prefix"]
 
-REDIS_URL = os.environ.get("AIPROXYAPI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = os.environ.get("AIPROXYAPI_TEST_REDIS_URL", MACHINE_REDIS)
 
 
 def unique_prefix(name: str) -> str:
@@ -49,15 +51,7 @@ async def require_redis(url: str = REDIS_URL) -> None:
 
 async def drop_prefix(prefix: str, url: str = REDIS_URL) -> None:
     """Delete every key under ``prefix`` (by name: other tests share this Redis)."""
-    import redis.asyncio as aioredis
-
-    client = aioredis.Redis.from_url(url)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=500)]
-        for start in range(0, len(keys), 500):
-            await client.delete(*keys[start : start + 500])
-    finally:
-        await client.aclose()
+    await asyncio.to_thread(forget_prefix, url, prefix)
 
 
 @asynccontextmanager
