@@ -168,6 +168,8 @@ class RedisLedger(Ledger):
             if reply[0] == "unseeded":
                 await self._seed_redis()
                 reply = await self._script(self._admit_script, keys, args)
+            if reply[0] == "unseeded":
+                raise RedisUnavailable("seed mark missing right after seeding")
         except RedisUnavailable as exc:
             # The script may have run: whatever it reserved is released when Redis is back.
             self._owed_releases.append((client, request_id))
@@ -360,6 +362,8 @@ class RedisLedger(Ledger):
         if reply[0] == "unseeded":
             await self._seed_redis()
             reply = await self._script(self._settle_script, keys, args, self._settle_timeout)
+        if reply[0] == "unseeded":
+            raise RedisUnavailable("seed mark missing right after seeding")
         if reply[0] == "" and len(reply) == 3:
             self._known[settle.client] = Spend(
                 day=day_of(settle.now),
@@ -462,6 +466,7 @@ class RedisLedger(Ledger):
             if sent != UNSEEDED:
                 return
             await self._seed_redis()
+        raise RedisUnavailable("seed mark missing right after seeding")  # the batch stays owed
 
     def _prune_held(self, now: float) -> None:
         """Forget reservations of requests that never ended (Redis drops them the same way)."""
