@@ -30,6 +30,7 @@ import msgspec
 from aiproxyapi.accounts.records import AccountRecord, RecordError, grant_of, parse_record
 from aiproxyapi.credential import OAuthCredential
 from aiproxyapi.executors import Grant
+from aiproxyapi.logs import scrub
 from aiproxyapi.pool import PoolState
 from aiproxyapi.secret import Secret
 from storage import Store, StoreError
@@ -68,12 +69,16 @@ class RefreshLock(Protocol):
         """A token when this instance holds the lock now, None when another one does."""
         ...
 
-    async def release(self, name: str, token: str) -> None:
-        """Let go of a lock this instance holds (a lapsed lease is not an error)."""
+    async def release(self, name: str, token: str, failure: str = "") -> None:
+        """Let go of a lock this instance holds (a lapsed lease is not an error).
+
+        With a `failure`, the lock stays a few seconds holding it, so the instances waiting
+        take that outcome instead of calling the token endpoint again.
+        """
         ...
 
-    async def held(self, name: str) -> bool:
-        """Whether any instance holds the lock of `name`."""
+    async def held(self, name: str) -> str | None:
+        """None when the lock is free, "" while a refresh runs, else a failure moments ago."""
         ...
 
 
@@ -368,14 +373,18 @@ class AccountBook:
             except LockUnavailable:
                 break
             if token is not None:
+                failure = ""
                 try:
                     if await self._take_stored(name, stale):
                         return True
                     await self._renew_record(name, self.accounts.get(name, account), client)
                     return False
+                except Exception as exc:
+                    failure = _reason_of(exc)
+                    raise
                 finally:
                     with contextlib.suppress(LockUnavailable):
-                        await self._lock.release(name, token)
+                        await self._lock.release(name, token, scrub(failure))
             if await self._await_other(name, stale, deadline):
                 return True
         await self._renew_record(name, self.accounts.get(name, account), client)
@@ -395,9 +404,12 @@ class AccountBook:
                 continue
             checked = time.monotonic()
             with contextlib.suppress(LockUnavailable):
-                if not await self._lock.held(name):  # type: ignore[union-attr]
+                held = await self._lock.held(name)  # type: ignore[union-attr]
+                if held is None:
                     # Released (or its lease lapsed): the store has the outcome, if any.
                     return await self._take_stored(name, stale)
+                if held:
+                    raise RefreshFailed(f"the refresh on another instance failed: {held}")
         return False
 
     async def _take_stored(self, name: str, stale: Secret) -> bool:

@@ -24,7 +24,11 @@ __all__ = [
 ]
 
 #: Config fields whose string values (or map values) are secrets.
-MASKED_FIELDS = frozenset({"api-key", "api-keys", "headers", "secret-key", "proxy-url"})
+MASKED_FIELDS = frozenset(
+    {"api-key", "api-keys", "headers", "secret-key", "proxy-url", "url", "redis-url"}
+)
+#: Of those, URLs that may carry a password: only the password is hidden (`redis.url` too).
+_URL_FIELDS = frozenset({"proxy-url", "url", "redis-url"})
 
 _MARK = "..."
 
@@ -69,7 +73,7 @@ def mask_document(value: Any, field: str = "") -> Any:
     if isinstance(value, list | tuple):
         return [mask_document(item, field) for item in value]
     if isinstance(value, str) and field in MASKED_FIELDS:
-        return _mask_url(value) if field == "proxy-url" else mask(value)
+        return _mask_url(value) if field in _URL_FIELDS else mask(value)
     return value
 
 
@@ -96,7 +100,7 @@ def unmask_document(value: Any, known: Iterable[str], field: str = "") -> Any:
     if isinstance(value, list | tuple):
         return [unmask_document(item, pool, field) for item in value]
     if isinstance(value, str) and field in MASKED_FIELDS:
-        if field == "proxy-url":
+        if field in _URL_FIELDS:
             return next((s for s in pool if _mask_url(s) == value and s != value), value)
         return unmask(value, pool)
     return value

@@ -57,3 +57,15 @@ def test_without_a_redis_section_redis_is_never_imported(tmp_path: Path) -> None
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_management_views_hide_the_redis_password_and_take_the_mask_back() -> None:
+    from aiproxyapi.management.masking import mask_document, secrets_in, unmask_document
+
+    document = {"redis": {"url": "redis://user:pw-canary-77@h:6379/0", "key-prefix": "a:"}}
+    shown = mask_document(document)
+    assert "pw-canary-77" not in str(shown)
+    assert shown["redis"]["url"].endswith("@h:6379/0")
+    assert unmask_document(shown, secrets_in(document)) == document
+    plain = {"cache": {"redis-url": "redis://h:6379/0"}}
+    assert mask_document(plain) == plain  # nothing secret in it: shown as it is

@@ -13,10 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from aiproxyapi.accounts import AccountBook, Lifecycle, LockUnavailable, Minted
+from aiproxyapi.accounts import AccountBook, Lifecycle, LockUnavailable, Minted, RefreshFailed
 from aiproxyapi.accounts.records import AccountRecord
 from aiproxyapi.pool import PoolState
 from aiproxyapi.shared import RedisLink, SharedRefreshLock
+from auth.errors import RefreshError
 from storage import FileStore
 from tests.support.oauth_records import record
 from tests.support.redis_server import RedisServer
@@ -30,10 +31,13 @@ class Provider:
     def __init__(self) -> None:
         self.calls = 0
         self.gate = asyncio.Event()
+        self.fail: RefreshError | None = None
 
     async def refresh(self, data: dict[str, Any], *, client: httpx.AsyncClient) -> dict[str, Any]:
         self.calls += 1
         await self.gate.wait()
+        if self.fail is not None:
+            raise self.fail
         return {
             **data,
             "access_token": f"tok-{self.calls + 1}",
@@ -105,6 +109,21 @@ async def test_three_instances_renew_a_token_with_one_call(
     assert all(book.due() == [] for book in made)
 
 
+async def test_a_failed_refresh_is_not_repeated_by_the_instances_that_waited(
+    books: tuple[Provider, list[AccountBook], list[RedisLink]],
+) -> None:
+    provider, made, _ = books
+    provider.fail = RefreshError("claude refresh: token endpoint answered 503")
+    renewals = [asyncio.create_task(book.refresh(NAME, "due before expiry")) for book in made]
+    await asyncio.sleep(0.3)
+    provider.gate.set()
+    outcomes = await asyncio.wait_for(asyncio.gather(*renewals, return_exceptions=True), 10)
+    assert all(isinstance(outcome, RefreshFailed) for outcome in outcomes), outcomes
+    assert provider.calls == 1
+    assert sum("another instance failed" in str(outcome) for outcome in outcomes) == 2
+    assert all(book.accounts[NAME].status.value == "error" for book in made)
+
+
 async def test_a_later_instance_takes_the_stored_record_instead_of_refreshing(
     books: tuple[Provider, list[AccountBook], list[RedisLink]],
 ) -> None:
@@ -144,8 +163,8 @@ async def test_a_release_never_frees_a_lock_taken_since(server: RedisServer) -> 
         second = await lock.acquire(NAME)
         assert second is not None
         await lock.release(NAME, first)  # late: must not free the second holder's lock
-        assert await lock.held(NAME)
+        assert await lock.held(NAME) == ""
         await lock.release(NAME, second)
-        assert not await lock.held(NAME)
+        assert await lock.held(NAME) is None
     finally:
         await link.close()
