@@ -40,15 +40,16 @@ from aiproxyapi.conversation import ConversationStore
 from aiproxyapi.credential import ApiKeyCredential
 from aiproxyapi.executors import HttpClients, UpstreamTimeouts
 from aiproxyapi.logs import configure_logging, set_secrets
-from aiproxyapi.policy import Admission, MemoryLedger
+from aiproxyapi.policy import Admission, ledger_for
 from aiproxyapi.pool import PoolState
 from aiproxyapi.runtime import Runtime, RuntimeHolder, build_runtime
 from aiproxyapi.shared import RedisLink, SharedRefreshLock, share_pool
-from aiproxyapi.usage import UsageBook, UsageRecord, UsageStore, records_for
+from aiproxyapi.usage import UsageBook, UsageRecord, UsageSnapshot, UsageStore, records_for
 from storage import ChangeKind, FileStore, MirroredStore, Store, StoreError, StoreHealth
 
 if TYPE_CHECKING:
     from aiproxyapi.observe.metrics import GatewayMetrics
+    from aiproxyapi.usage.cluster import ClusterUsage
 
 __all__ = ["Gateway", "ReloadOutcome", "default_store", "log_dir_for", "usage_path_for"]
 
@@ -82,6 +83,21 @@ def _usage_store(store: Store, config: Config, book: UsageBook) -> UsageStore:
         key = f"usage-{store.instance_id()}"
         return UsageStore(usage_path_for(config), book, store=store, key=key)
     return UsageStore(usage_path_for(config), book)
+
+
+def _cluster_usage(
+    link: RedisLink | None, store: Store, config: Config, book: UsageBook
+) -> ClusterUsage | None:
+    """With a shared Redis, this instance's usage added into the cluster's totals there."""
+    if link is None:
+        return None
+    from aiproxyapi.usage.cluster import ClusterUsage, instance_id_at
+
+    if isinstance(store, MirroredStore):
+        instance = store.instance_id()
+    else:
+        instance = instance_id_at(usage_path_for(config).with_name("instance-id"))
+    return ClusterUsage(link, book, instance)
 
 
 def log_dir_for(config: Config, config_path: Path | None) -> Path:
@@ -118,7 +134,7 @@ class Gateway:
             share_pool(self.redis, self.state)
         self.clients = HttpClients()
         self.book = UsageBook()
-        self.admission = Admission(MemoryLedger(), self.store)
+        self.admission = Admission(ledger_for(self.redis), self.store)
         """Key policies: rates, budgets and their persisted spend."""
         self.conversations = ConversationStore(self.store)
         self.cache: ResponseCache | None = build_cache(loaded.config.cache, self.redis)
@@ -143,6 +159,8 @@ class Gateway:
         )
         self.holder = RuntimeHolder(runtime)
         self.usage_store = _usage_store(self.store, loaded.config, self.book)
+        self.cluster_usage = _cluster_usage(self.redis, self.store, loaded.config, self.book)
+        """Usage of every instance added up in Redis; None without a shared Redis."""
         self.records = records_for(Path(loaded.config.auth_dir), os.environ)
         """Every finished request, one record each (SQLite, or PostgreSQL when it is the store)."""
         self._tasks: list[asyncio.Task[None]] = []
@@ -162,12 +180,31 @@ class Gateway:
     def record_usage(self, record: UsageRecord) -> None:
         """The usage sink every finished request reports to."""
         self.book.add(record)
+        if self.cluster_usage is not None:
+            self.cluster_usage.add(record)
         self.records.add(record)
         if self.metrics is not None:
             self.metrics.observe(record)
         if self.runtime.config.usage_statistics_enabled:
             self.usage_store.mark_dirty()
         self.admission.settle(record)
+
+    async def usage_snapshot(self) -> tuple[UsageSnapshot, str]:
+        """The usage totals to report and their scope: `cluster` (from Redis) or `instance`."""
+        if self.cluster_usage is not None:
+            await self.cluster_usage.flush()  # what this instance answered so far is counted
+            shared = await self.cluster_usage.read()
+            if shared is not None:
+                return shared, "cluster"
+        return self.book.snapshot(), "instance"
+
+    def merge_usage(self, snapshot: UsageSnapshot) -> None:
+        """Add imported usage to the book (and to the cluster's totals)."""
+        self.book.merge_snapshot(snapshot)
+        if self.cluster_usage is not None:
+            self.cluster_usage.merge_snapshot(snapshot)
+        if self.runtime.config.usage_statistics_enabled:
+            self.usage_store.mark_dirty()
 
     def store_health(self) -> StoreHealth:
         """The store's backend kind, ok/degraded/down, queued writes and last error (redacted)."""
@@ -188,6 +225,8 @@ class Gateway:
         if self.runtime.config.usage_statistics_enabled:
             await self.usage_store.load_async()
         self._tasks.append(asyncio.create_task(self.usage_store.run(), name="usage-flush"))
+        if self.cluster_usage is not None:
+            self._tasks.append(asyncio.create_task(self.cluster_usage.run(), name="usage-cluster"))
         if not isinstance(self.store, FileStore):
             # A file store's config changes are the file edits the watcher below sees.
             self._tasks.append(asyncio.create_task(self._follow_config(), name="store-config"))
@@ -249,6 +288,8 @@ class Gateway:
             await self.admission.flush()
         except (StoreError, OSError) as exc:
             log.error("could not persist key spend at shutdown: %s", exc)
+        if self.cluster_usage is not None and not await self.cluster_usage.flush():
+            log.error("usage counted during a Redis outage did not reach the cluster totals")
         if self.cache is not None:
             await self.cache.close()
         if self.redis is not None:

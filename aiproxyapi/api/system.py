@@ -71,8 +71,9 @@ async def health_head() -> None:
 async def usage(request: HttpRequest) -> Response[bytes]:
     """Usage totals and breakdowns, `?from=YYYY-MM-DD&to=...`, `format=csv`; local callers only.
 
-    `usage` is the in-memory book (since start, or since the persisted file); `records` is the
-    per-request store's breakdown of the requested day range (UTC, inclusive).
+    `usage` is the in-memory book (since start, or since the persisted file), or with a shared
+    Redis the totals of every instance (`scope` says which); `records` is the per-request
+    store's breakdown of the requested day range (UTC, inclusive).
     """
     peer = request.client.host if request.client else ""
     if not _is_loopback(peer):
@@ -99,9 +100,11 @@ async def usage(request: HttpRequest) -> Response[bytes]:
         raise GatewayError(
             f"usage records are unavailable: {exc}", status=503, code="usage_unavailable"
         ) from None
+    snapshot, scope = await gateway.usage_snapshot()
     body = {
         "persisted": gateway.runtime.config.usage_statistics_enabled,
-        "usage": gateway.book.snapshot(),
+        "scope": scope,
+        "usage": snapshot,
         "records": breakdown,
         "credentials": gateway.accounts.status(),
     }

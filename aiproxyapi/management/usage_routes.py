@@ -96,12 +96,13 @@ def v6_snapshot(snapshot: UsageSnapshot) -> dict[str, Any]:
 async def get_usage(request: MgmtRequest) -> Response[bytes]:
     """The usage snapshot and the count of failed requests."""
     gateway = context_of(request).gateway
-    snapshot = gateway.book.snapshot()
+    snapshot, scope = await gateway.usage_snapshot()
     return json_response(
         {
             "usage": v6_snapshot(snapshot),
             "failed_requests": snapshot.totals.failures,
             "persisted": gateway.runtime.config.usage_statistics_enabled,
+            "scope": scope,
         }
     )
 
@@ -109,7 +110,7 @@ async def get_usage(request: MgmtRequest) -> Response[bytes]:
 @get("/usage/export")
 async def export_usage(request: MgmtRequest) -> Response[bytes]:
     """The snapshot wrapped for a later import."""
-    snapshot = context_of(request).gateway.book.snapshot()
+    snapshot, _scope = await context_of(request).gateway.usage_snapshot()
     body = {
         "version": _EXPORT_VERSION,
         "exported_at": _iso(time.time()),
@@ -205,9 +206,7 @@ async def import_usage(request: MgmtRequest) -> Response[bytes]:
         fresh.add(record)
         added += 1
     if added:
-        gateway.book.merge_snapshot(fresh.snapshot())
-        if gateway.runtime.config.usage_statistics_enabled:
-            gateway.usage_store.mark_dirty()
+        gateway.merge_usage(fresh.snapshot())
     totals = gateway.book.snapshot().totals
     return json_response(
         {

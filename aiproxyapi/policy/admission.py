@@ -24,7 +24,6 @@ __all__ = ["SPEND_DOCUMENT", "Admission", "cost_of"]
 log = logging.getLogger("aiproxyapi.policy")
 
 SPEND_DOCUMENT = "key-spend"
-_FLUSH_INTERVAL = 1.0
 
 
 class _SpendFile(msgspec.Struct):
@@ -57,6 +56,7 @@ class Admission:
         self._dirty = asyncio.Event()
         self._changes = 0
         self._saved = 0
+        self._written = b""
 
     async def admit(
         self, policy: ClientKeyPolicy | None, client: str, request_id: str, model: str
@@ -119,15 +119,20 @@ class Admission:
         changes = self._changes
         if changes == self._saved:
             return
-        data = msgspec.json.encode(_SpendFile(version=1, spend=self.ledger.export_spend()))
-        await self._store.write_state(SPEND_DOCUMENT, data)
+        spend = await self.ledger.persisted_spend(time.time())
+        if spend is None:
+            return  # the shared totals are out of reach: the document keeps the last ones
+        data = msgspec.json.encode(_SpendFile(version=1, spend=spend))
+        if data != self._written:
+            await self._store.write_state(SPEND_DOCUMENT, data)
+            self._written = data
         self._saved = changes
 
     async def run(self) -> None:
-        """Persist spend at most once per second while it changes, until cancelled."""
+        """Persist spend at most once per `persist_interval` while it changes, until cancelled."""
         while True:
             await self._dirty.wait()
-            await asyncio.sleep(_FLUSH_INTERVAL)
+            await asyncio.sleep(self.ledger.persist_interval)
             self._dirty.clear()
             try:
                 await self.flush()

@@ -22,7 +22,18 @@ from typing import Literal
 
 import msgspec
 
-__all__ = ["KeyLimits", "Ledger", "MemoryLedger", "Refusal", "Spend"]
+__all__ = [
+    "WINDOW",
+    "KeyLimits",
+    "Ledger",
+    "MemoryLedger",
+    "Refusal",
+    "Spend",
+    "day_of",
+    "month_of",
+    "next_day",
+    "next_month",
+]
 
 WINDOW = 60.0
 # A reservation whose request never settled (a stream nobody read) stops counting after this.
@@ -96,6 +107,13 @@ class Ledger(abc.ABC):
     def import_spend(self, spend: dict[str, Spend]) -> None:
         """Add persisted spend back (at start)."""
 
+    persist_interval = 1.0
+    """Seconds between two writes of the persisted spend while it changes."""
+
+    async def persisted_spend(self, now: float) -> dict[str, Spend] | None:
+        """The spend to persist now; None when there is nothing trustworthy to write."""
+        return self.export_spend()
+
 
 def day_of(now: float) -> str:
     """The UTC day of a unix time."""
@@ -107,13 +125,15 @@ def month_of(now: float) -> str:
     return datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m")
 
 
-def _next_day(now: float) -> float:
+def next_day(now: float) -> float:
+    """The unix time the UTC day of ``now`` ends."""
     moment = datetime.fromtimestamp(now, tz=UTC)
     start = datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
     return (start + timedelta(days=1)).timestamp()
 
 
-def _next_month(now: float) -> float:
+def next_month(now: float) -> float:
+    """The unix time the UTC month of ``now`` ends."""
     moment = datetime.fromtimestamp(now, tz=UTC)
     year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
     return datetime(year, month, 1, tzinfo=UTC).timestamp()
@@ -169,8 +189,8 @@ class MemoryLedger(Ledger):
         estimate = state.estimates.get(model)
         held = sum(cost for cost, _since in state.reserved.values())
         for reason, budget, spent, resets in (
-            ("daily-budget", limits.daily_budget, state.spend.day_usd, _next_day(now)),
-            ("monthly-budget", limits.monthly_budget, state.spend.month_usd, _next_month(now)),
+            ("daily-budget", limits.daily_budget, state.spend.day_usd, next_day(now)),
+            ("monthly-budget", limits.monthly_budget, state.spend.month_usd, next_month(now)),
         ):
             if refusal is not None or budget is None:
                 continue
@@ -221,6 +241,11 @@ class MemoryLedger(Ledger):
     def export_spend(self) -> dict[str, Spend]:
         """Every key's spend, for persistence."""
         return {client: state.spend for client, state in self._keys.items()}
+
+    def learn(self, client: str, model: str, cost: float) -> None:
+        """Know the dearest answer of a model for a key (as a shared ledger reported it)."""
+        state = self._keys.setdefault(client, _Key())
+        state.estimates[model] = max(cost, state.estimates.get(model, 0.0))
 
     def import_spend(self, spend: dict[str, Spend]) -> None:
         """Add persisted spend back (at start)."""

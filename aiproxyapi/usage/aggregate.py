@@ -1,4 +1,4 @@
-"""The usage book: running totals per client, model, credential, day and hour.
+"""The usage book: running totals per client, model, provider, credential, day and hour.
 
 Every record lands in O(1): one :class:`Tally` per dimension is bumped and the record joins a
 bounded list of recent ones. :meth:`UsageBook.snapshot` copies the state into a
@@ -75,6 +75,7 @@ class UsageSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     by_hour: dict[str, Tally] = msgspec.field(default_factory=dict)
     """Keyed ``"YYYY-MM-DDTHH"``."""
     recent: list[UsageRecord] = msgspec.field(default_factory=list)
+    by_provider: dict[str, Tally] = msgspec.field(default_factory=dict)
 
 
 def day_key(timestamp: float) -> str:
@@ -111,7 +112,7 @@ def _copy_buckets(buckets: dict[str, Tally]) -> dict[str, Tally]:
 
 
 class UsageBook:
-    """In-memory usage state: totals, five bucketed dimensions and the recent records.
+    """In-memory usage state: totals, six bucketed dimensions and the recent records.
 
     Not thread-safe by design: it lives on the one event loop that finishes requests, so no
     lock is paid per record. Hour buckets are capped at ``max_hours`` (oldest dropped) because
@@ -125,6 +126,7 @@ class UsageBook:
         self._by_client: dict[str, Tally] = {}
         self._by_model: dict[str, Tally] = {}
         self._by_credential: dict[str, Tally] = {}
+        self._by_provider: dict[str, Tally] = {}
         self._by_day: dict[str, Tally] = {}
         self._by_hour: dict[str, Tally] = {}
         self._max_hours = max_hours
@@ -137,6 +139,8 @@ class UsageBook:
         _bump(self._by_model, record.requested_model, record)
         if record.credential:  # a request no credential served is nobody's to count
             _bump(self._by_credential, record.credential, record)
+        if record.provider:
+            _bump(self._by_provider, record.provider, record)
         _bump(self._by_day, day_key(record.timestamp), record)
         if _bump(self._by_hour, hour_key(record.timestamp), record):
             # Records arrive in time order, so the first-inserted hour is the oldest: dropping
@@ -155,6 +159,7 @@ class UsageBook:
             by_day=_copy_buckets(self._by_day),
             by_hour=_copy_buckets(self._by_hour),
             recent=list(self._recent),  # records are frozen, sharing them is safe
+            by_provider=_copy_buckets(self._by_provider),
         )
 
     def merge_snapshot(self, snapshot: UsageSnapshot) -> None:
@@ -163,6 +168,7 @@ class UsageBook:
         _merge_into(self._by_client, snapshot.by_client)
         _merge_into(self._by_model, snapshot.by_model)
         _merge_into(self._by_credential, snapshot.by_credential)
+        _merge_into(self._by_provider, snapshot.by_provider)
         _merge_into(self._by_day, snapshot.by_day)
         _merge_into(self._by_hour, snapshot.by_hour)
         # "YYYY-MM-DDTHH" sorts chronologically; restore time order, then apply the cap.

@@ -112,3 +112,48 @@ def test_the_compose_file_pairs_the_gateway_with_postgresql() -> None:
     assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == DEPLOY / "Dockerfile"
     assert all(str(port).startswith("127.0.0.1:") for port in gateway["ports"])
     assert int(gateway["stop_grace_period"].rstrip("s")) > Config().shutdown_timeout_seconds
+
+
+CLUSTER_GATEWAYS = ("aiproxyapi-1", "aiproxyapi-2", "aiproxyapi-3")
+
+
+def test_the_cluster_compose_file_shares_postgresql_and_redis_behind_nginx() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.cluster.yaml").read_text())
+    services = compose["services"]
+    assert services["redis"]["image"].startswith("redis:")
+    assert "healthcheck" in services["redis"]
+    assert "noeviction" in services["redis"]["command"]  # the seed marks must never go
+    data_volumes = set()
+    for name in CLUSTER_GATEWAYS:
+        gateway = services[name]
+        assert gateway["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert gateway["depends_on"]["redis"]["condition"] == "service_healthy"
+        env = gateway["environment"]
+        assert "${POSTGRES_PASSWORD}" in env["PGSTORE_DSN"]
+        assert env["PGSTORE_LOCAL_PATH"] == "/data"
+        assert "ports" not in gateway  # reached through nginx only
+        (data,) = [v for v in gateway["volumes"] if v.endswith(":/data")]
+        data_volumes.add(data.split(":", 1)[0])
+        build = gateway["build"]
+        assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == DEPLOY / "Dockerfile"
+    # Each instance keeps its own mirror and instance id.
+    assert len(data_volumes) == len(CLUSTER_GATEWAYS)
+    assert data_volumes <= set(compose["volumes"])
+    nginx = services["nginx"]
+    assert all(str(port).startswith("127.0.0.1:") for port in nginx["ports"])
+    (conf,) = [v for v in nginx["volumes"] if "nginx" in v]
+    upstream = (DEPLOY / conf.split(":", 1)[0]).read_text()
+    for name in CLUSTER_GATEWAYS:
+        assert f"server {name}:8317" in upstream
+    assert "proxy_buffering off;" in upstream  # streams are relayed as they come
+
+
+def test_the_reference_deployment_config_is_a_valid_config() -> None:
+    doc = (DEPLOY.parent / "docs" / "deployment.md").read_text()
+    (block,) = re.findall(r"```yaml\n(.*?)```", doc, flags=re.S)
+    from aiproxyapi.config import parse_config
+
+    config = parse_config(block, "docs/deployment.md").config
+    assert config.redis.enabled
+    assert config.redis.key_prefix == "aiproxyapi:"
+    assert config.api_keys

@@ -103,6 +103,7 @@ async def test_file_format(path: Path) -> None:
         "by_client",
         "by_model",
         "by_credential",
+        "by_provider",
         "by_day",
         "by_hour",
         "recent",
