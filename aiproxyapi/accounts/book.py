@@ -5,6 +5,11 @@ per account at a time (every caller awaits the same task), persists the new reco
 store *before* the new token is used, and on failure puts the account in the error state: out
 of selection, reason kept, logged loudly (never a token). A refreshed record that could not be
 stored is kept in memory and stored on the next attempt, so a rotated refresh token is not lost.
+
+A record is changed by two writers: refreshes (tokens) and the management API (routing fields).
+Both go through :meth:`AccountBook.editing`, one lock per record, and a refresh stores only the
+fields its token endpoint changed, merged into the record as stored now: a field edited while
+the token endpoint was answering survives the refresh (CLIProxyAPI #5465).
 """
 
 from __future__ import annotations
@@ -83,6 +88,8 @@ class Account:
     next_refresh: float | None = None
     pending: dict[str, Any] | None = None
     """A refreshed record not stored yet: stored before anything else on the next attempt."""
+    pending_base: dict[str, Any] | None = None
+    """The record the refresh started from: what differs from it in `pending` is the refresh's."""
     inflight: asyncio.Task[Grant] | None = None
     project: str = ""
     minted_until: float = 0.0
@@ -109,6 +116,14 @@ class AccountBook:
         self._clock = clock
         self._on_tokens = on_tokens
         self.accounts: dict[str, Account] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def editing(self, name: str) -> asyncio.Lock:
+        """The lock every read-modify-write of record `name` holds (refreshes, management)."""
+        lock = self._locks.get(name)
+        if lock is None:
+            lock = self._locks[name] = asyncio.Lock()
+        return lock
 
     # -- records in and out --------------------------------------------------------------
 
@@ -212,15 +227,17 @@ class AccountBook:
         account.grant = _with_project(account.grant, project)
         log.info("auth record %s uses Code Assist project %s", credential.id, project)
         if _running(account) is None and account.pending is None:
-            data = {**account.record.data, "project_id": project}
-            raw = msgspec.json.format(msgspec.json.encode(data), indent=2)
             try:
-                await self._store.write_auth(credential.id, raw)
-            except StoreError as exc:
+                async with self.editing(credential.id):
+                    current = await self._stored(credential.id) or dict(account.record.data)
+                    raw = _encode({**current, "project_id": project})
+                    record = parse_record(credential.id, raw)
+                    await self._store.write_auth(credential.id, raw)
+            except (StoreError, RecordError) as exc:
                 log.warning("project of %s kept in memory only: %s", credential.id, exc)
             else:
                 account.raw = raw
-                account.record = parse_record(credential.id, raw)
+                account.record = record
         return account.grant
 
     # -- refresh -------------------------------------------------------------------------
@@ -289,24 +306,45 @@ class AccountBook:
     async def _renew_record(self, name: str, account: Account, client: httpx.AsyncClient) -> None:
         old_expiry = self._expiry(account)
         if account.pending is None:
+            base = dict(account.record.data)
             async with asyncio.timeout(REFRESH_TIMEOUT):
-                account.pending = await self._life.refresh(dict(account.record.data), client=client)
-        data = msgspec.json.format(msgspec.json.encode(account.pending), indent=2)
-        try:
-            record = parse_record(name, data)
-        except RecordError as exc:
-            account.pending = None
-            raise _UnusableRecord(f"the refreshed record is unusable: {exc}") from None
-        await self._store.write_auth(name, data)
+                account.pending = await self._life.refresh(dict(base), client=client)
+            account.pending_base = base
+        async with self.editing(name):
+            # Merged into the record as stored now, so a concurrent edit of another field stays.
+            current = await self._stored(name)
+            merged = account.pending
+            if current is not None and account.pending_base is not None:
+                merged = _merge_refresh(current, account.pending_base, account.pending)
+            data = _encode(merged)
+            try:
+                record = parse_record(name, data)
+            except RecordError as exc:
+                account.pending = account.pending_base = None
+                raise _UnusableRecord(f"the refreshed record is unusable: {exc}") from None
+            await self._store.write_auth(name, data)
         # Stored: from here on the new token may be used.
-        account.pending = None
+        account.pending = account.pending_base = None
         account.raw = data
         account.record = record
         account.grant = grant_of(record.channel, record.data, account.project)
         self._schedule(account)
+        if self.accounts.get(name) not in (None, account):
+            self.upsert(name, data)  # the record was re-read meanwhile: that copy serves now
         new_expiry = self._expiry(account)
         if new_expiry is not None and old_expiry is not None and new_expiry <= old_expiry:
             account.next_refresh = self._clock() + RETRY_WHEN_EXPIRY_STUCK
+
+    async def _stored(self, name: str) -> dict[str, Any] | None:
+        """The record as the store holds it now; None when absent or not a JSON object."""
+        raw = await self._store.read_auth(name)
+        if raw is None:
+            return None
+        try:
+            data = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            return None
+        return data if isinstance(data, dict) else None
 
     def _fail(self, name: str, account: Account, reason: str, exc: Exception) -> None:
         account.status = AccountStatus.ERROR
@@ -392,6 +430,23 @@ class _UnusableRecord(Exception):
     """The provider's refreshed record does not parse; retrying the same way cannot help."""
 
     permanent = True
+
+
+def _encode(data: dict[str, Any]) -> bytes:
+    return msgspec.json.format(msgspec.json.encode(data), indent=2)
+
+
+def _merge_refresh(
+    current: dict[str, Any], base: dict[str, Any], refreshed: dict[str, Any]
+) -> dict[str, Any]:
+    """`current` with the fields the refresh set or dropped (relative to `base`) applied."""
+    merged = dict(current)
+    for key, value in refreshed.items():
+        if key not in base or base[key] != value:
+            merged[key] = value
+    for key in base.keys() - refreshed.keys():
+        merged.pop(key, None)
+    return merged
 
 
 def _retrieve(task: asyncio.Task[Grant]) -> None:
