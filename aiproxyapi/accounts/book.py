@@ -357,6 +357,15 @@ class AccountBook:
             account.next_refresh = None
         else:
             account.next_refresh = self._clock() + RETRY_AFTER_FAILURE
+        if not permanent and not account.record.minted and self._still_valid(account):
+            # A token endpoint blip must not take out accounts whose token works for hours yet.
+            log.error(
+                "TOKEN REFRESH FAILED for %s: %s; its current token serves until it expires, "
+                "retrying later",
+                name,
+                reason,
+            )
+            return
         self._state.block(name, reason)
         log.error(
             "TOKEN REFRESH FAILED for %s: %s; the account is out of the pool%s",
@@ -364,6 +373,10 @@ class AccountBook:
             reason,
             "" if account.next_refresh is None else ", retrying later",
         )
+
+    def _still_valid(self, account: Account) -> bool:
+        expiry = self._expiry(account)
+        return expiry is not None and expiry > self._clock()
 
     def _schedule(self, account: Account) -> None:
         if account.record.minted:
