@@ -328,12 +328,18 @@ class AccountBook:
         account.raw = data
         account.record = record
         account.grant = grant_of(record.channel, record.data, account.project)
-        self._schedule(account)
         if self.accounts.get(name) not in (None, account):
             self.upsert(name, data)  # the record was re-read meanwhile: that copy serves now
+            account = self.accounts[name]
+        self._schedule(account)
         new_expiry = self._expiry(account)
+        now = self._clock()
+        if account.next_refresh is not None and new_expiry is not None and new_expiry > now:
+            # A token that lives shorter than the provider's lead would be due again at once:
+            # refresh it at half its lifetime instead, never in a loop against the endpoint.
+            account.next_refresh = max(account.next_refresh, now + (new_expiry - now) / 2)
         if new_expiry is not None and old_expiry is not None and new_expiry <= old_expiry:
-            account.next_refresh = self._clock() + RETRY_WHEN_EXPIRY_STUCK
+            account.next_refresh = now + RETRY_WHEN_EXPIRY_STUCK
 
     async def _stored(self, name: str) -> dict[str, Any] | None:
         """The record as the store holds it now; None when absent or not a JSON object."""

@@ -34,12 +34,13 @@ class FailingProvider:
         self.clock = clock
         self.fail: RefreshError | None = None
         self.calls = 0
+        self.lifetime = 8 * 3600.0
 
     async def refresh(self, data: dict[str, Any], *, client: httpx.AsyncClient) -> dict[str, Any]:
         self.calls += 1
         if self.fail is not None:
             raise self.fail
-        return {**data, "access_token": "tok-2", "expires_at": self.clock() + 8 * 3600}
+        return {**data, "access_token": "tok-2", "expires_at": self.clock() + self.lifetime}
 
     def lifecycle(self) -> Lifecycle:
         async def mint(rec: AccountRecord, client: httpx.AsyncClient) -> Minted:
@@ -123,4 +124,17 @@ async def test_invalid_grant_needs_a_login_and_keeps_the_record_on_disk(
     assert "TOKEN REFRESH FAILED for claude-a.json" in caplog.text
     assert (root / NAME).read_bytes() == before
     assert book.due() == []
+    assert provider.calls == 1
+
+
+async def test_a_token_shorter_lived_than_the_lead_is_not_refreshed_in_a_loop(setup: Any) -> None:
+    book, _state, provider, clock, _root = setup
+    provider.lifetime = 3600.0  # shorter than Claude's 4 h lead
+    clock.advance(600)
+    await book.refresh(NAME, "due")
+    # Due again at half its lifetime, not at once (expiry minus the lead is already past).
+    assert book.accounts[NAME].next_refresh == clock() + 1800
+    assert book.due() == []
+    clock.advance(1801)
+    assert book.due() == [NAME]
     assert provider.calls == 1
