@@ -135,6 +135,8 @@ def test_kills_during_refreshes_never_leave_a_broken_record(
                 gateway.env = env
                 gateway.start()
             assert held.entered.wait(20), gateway.log_text()
+            # The start swept whatever temp file the previous kill left; the refresh is held.
+            assert [p.name for p in auth_dir.iterdir() if p.is_file()] == [NAME], attempt
             before = (auth_dir / NAME).read_bytes()
             held.release.set()
             time.sleep(rng.uniform(0.0, 0.15))  # somewhere around the answer and the store
@@ -143,7 +145,6 @@ def test_kills_during_refreshes_never_leave_a_broken_record(
             gateway.stop()
         raw = (auth_dir / NAME).read_bytes()
         stored = json.loads(raw)  # always parses
-        assert [p.name for p in auth_dir.iterdir() if p.is_file()] == [NAME], attempt
         live = fake_oauth.refresh_tokens.get(stored["refresh_token"], {}).get("active", False)
         if raw != before:
             assert live, attempt  # a new record on disk is the rotated, working grant
