@@ -19,7 +19,8 @@ Where each fault is tested (modules here, and the earlier suites that already co
 - F14 config reload under load, editor-style writes: test_reload_faults.py;
   tests/e2e/test_reload.py, tests/ops/test_lifecycle.py (SIGHUP)
 - F15 SIGTERM under load: tests/ops/test_lifecycle.py (drain, drain timeout, exit 0)
-- F16 PostgreSQL outage: tests/storage/test_mirror_faults.py (real PostgreSQL behind a relay),
+- F16 PostgreSQL outage: test_storage_outage_load.py (under load, records land exactly once);
+  tests/storage/test_mirror_faults.py (real PostgreSQL behind a relay),
   tests/storage/test_gateway_backends.py, tests/usage/test_records_outage.py
 - F17 S3 stopped / silent: tests/storage/test_s3_store.py
 - F18 git push refused / non-fast-forward, never --force: tests/storage/test_git_store.py
