@@ -23,6 +23,7 @@ class HeldTokenEndpoint:
         self.entered = threading.Event()
         self.release = threading.Event()
         self.calls = 0
+        self.closing = False
         relay = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -31,6 +32,8 @@ class HeldTokenEndpoint:
                 relay.calls += 1
                 relay.entered.set()
                 relay.release.wait(60)
+                if relay.closing:
+                    return  # never released: the call dies here, as if the network had dropped it
                 headers = {
                     k: v
                     for k, v in self.headers.items()
@@ -63,6 +66,8 @@ class HeldTokenEndpoint:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if not self.release.is_set():
+            self.closing = True  # calls still held are dropped, never forwarded
         self.release.set()
         self._server.shutdown()
         self._server.server_close()

@@ -115,15 +115,15 @@ def test_kills_during_refreshes_never_leave_a_broken_record(
 ) -> None:
     """SIGKILL at random moments around the token call; the record is always old or new.
 
-    A refresh token is lost only when the kill lands after the token endpoint rotated it and
-    before the new record was stored; those runs are counted, and each must have been killed
-    after the relay had let the call through (the window the doc allows).
+    A kill before the token call goes out leaves the record untouched and its token working; a
+    new record on disk always holds the rotated, working token; the start after each kill
+    sweeps the temp file it left.
     """
     rng = random.Random(13)
     auth_dir = tmp_path / "auths"
     data = fake_oauth.make_record("claude", expired=rfc3339(time.time() + 60))
     write_record(auth_dir, NAME, data)
-    total = runs(3, 200)
+    total = runs(4, 200)
     lost = 0
     gateway = None
     for attempt in range(total):
@@ -138,8 +138,12 @@ def test_kills_during_refreshes_never_leave_a_broken_record(
             # The start swept whatever temp file the previous kill left; the refresh is held.
             assert [p.name for p in auth_dir.iterdir() if p.is_file()] == [NAME], attempt
             before = (auth_dir / NAME).read_bytes()
-            held.release.set()
-            time.sleep(rng.uniform(0.0, 0.15))  # somewhere around the answer and the store
+            # One run in three is killed while its call is still held (nothing rotated yet);
+            # the others at a random moment after the call went through.
+            released = attempt % 3 != 0
+            if released:
+                held.release.set()
+                time.sleep(rng.uniform(0.0, 0.15))  # somewhere around the answer and the store
             assert gateway.pid is not None
             os.killpg(gateway.pid, signal.SIGKILL)
             gateway.stop()
@@ -148,6 +152,9 @@ def test_kills_during_refreshes_never_leave_a_broken_record(
         live = fake_oauth.refresh_tokens.get(stored["refresh_token"], {}).get("active", False)
         if raw != before:
             assert live, attempt  # a new record on disk is the rotated, working grant
+        if not released:
+            assert raw == before, attempt  # killed before the token call went out: untouched
+            assert live, attempt
         if not live:
             lost += 1
             # Re-seed the run with a fresh grant, as a new login would.
@@ -157,5 +164,6 @@ def test_kills_during_refreshes_never_leave_a_broken_record(
             # Make the next run refresh again: due within the lead time.
             stored["expired"] = rfc3339(time.time() + 60)
             write_record(auth_dir, NAME, stored)
+    # A token is lost only by a kill after the token endpoint rotated it and before the new
+    # record was stored: the window the document allows (reported, not judged: it is timing).
     print(f"{total} kills during refreshes, {lost} inside the answer-to-store window")
-    assert lost < total  # most kills land outside the window; a record always came back whole
