@@ -107,6 +107,7 @@ def test_a_management_edit_during_a_refresh_is_kept_with_the_new_token(
 
 
 @pytest.mark.invariant(5, 7)
+@pytest.mark.timeout(runs(120, 3600))
 def test_kills_during_refreshes_never_leave_a_broken_record(
     fake_oauth: FakeOAuth,
     fake_upstream: FakeUpstream,

@@ -97,6 +97,7 @@ def probe(base_url: str, n: int) -> int:
 
 
 @pytest.mark.invariant(6, 7)
+@pytest.mark.timeout(runs(120, 900))
 def test_editor_style_rewrites_under_load_apply_whole_or_not_at_all(
     fake_upstream: FakeUpstream, gateway_factory: GatewayFactory
 ) -> None:

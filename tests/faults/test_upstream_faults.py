@@ -227,6 +227,7 @@ def test_a_revoked_key_is_out_after_one_request_and_shown_so(
 
 
 @pytest.mark.invariant(12)
+@pytest.mark.timeout(runs(120, 600))
 def test_a_flood_of_client_400s_takes_no_key_out_but_a_credit_400_does(
     fake_upstream: FakeUpstream, gateway_factory: GatewayFactory
 ) -> None:

@@ -65,6 +65,7 @@ def check_version(
 
 
 @pytest.mark.invariant(5, 7)
+@pytest.mark.timeout(runs(120, 1800))
 def test_kill_during_writes_leaves_every_file_old_or_new(tmp_path: Path) -> None:
     rng = random.Random(20)
     total = runs(15, 500)
