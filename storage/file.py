@@ -24,7 +24,7 @@ from pathlib import Path
 import watchfiles
 
 from storage.atomic import remove_stale_temps, write_atomic_async
-from storage.base import Change, ChangeKind, Store, StoreError, check_name
+from storage.base import Change, ChangeKind, Store, StoreError, StoreUnavailable, check_name
 
 __all__ = ["STATE_DIR", "FileStore", "make_private_dir"]
 
@@ -72,6 +72,14 @@ def _delete(path: Path) -> None:
             os.close(fd)
 
 
+async def _write(path: Path, data: bytes) -> None:
+    """An atomic replace; a full disk or an I/O error is the store being unavailable."""
+    try:
+        await write_atomic_async(path, data)
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot write {path.name}: {exc.strerror or exc}") from exc
+
+
 class FileStore(Store):
     """Config, auth records and state kept as plain files (the default backend)."""
 
@@ -110,7 +118,7 @@ class FileStore(Store):
 
     async def write_config(self, data: bytes) -> None:
         """Replace the config file atomically."""
-        await write_atomic_async(self.config_path, data)
+        await _write(self.config_path, data)
 
     async def list_auth(self) -> dict[str, bytes]:
         """Every regular file in the auth dir with a valid name (links and temps skipped)."""
@@ -140,11 +148,15 @@ class FileStore(Store):
 
     async def write_auth(self, name: str, data: bytes) -> None:
         """Create or replace one auth file atomically."""
-        await write_atomic_async(self._auth_path(name), data)
+        await _write(self._auth_path(name), data)
 
     async def delete_auth(self, name: str) -> None:
         """Remove one auth file; nothing happens when it is already gone."""
-        await asyncio.to_thread(_delete, self._auth_path(name))
+        path = self._auth_path(name)
+        try:
+            await asyncio.to_thread(_delete, path)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot delete {path.name}: {exc.strerror or exc}") from exc
 
     async def read_state(self, key: str) -> bytes | None:
         """One state document, or None."""
@@ -152,7 +164,7 @@ class FileStore(Store):
 
     async def write_state(self, key: str, data: bytes) -> None:
         """Create or replace one state document atomically."""
-        await write_atomic_async(self.state_dir / check_name(key), data)
+        await _write(self.state_dir / check_name(key), data)
 
     async def state_keys(self) -> list[str]:
         """The keys of every state document on disk (not part of the Store contract)."""

@@ -245,7 +245,7 @@ class MirroredStore(Store):
         try:
             entry = await asyncio.to_thread(self.outbox.put, kind, name, data, deleted=deleted)
             await self._local(kind, name, None if deleted else data)
-        except OSError as exc:
+        except (OSError, StoreError) as exc:
             self._local_error = redact(f"local write of {kind.value} {name} failed: {exc}")
             raise StoreError(self._local_error) from exc
         self._local_error = ""

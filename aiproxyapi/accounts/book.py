@@ -11,6 +11,11 @@ that takes it reads the stored record first (another may have just renewed it) a
 token endpoint only when it is still stale; the others wait, bounded, for the new record to
 arrive through the store, or for the lock to go, and then read the record instead of
 refreshing. Without a lock, or while it cannot be had, each instance refreshes on its own.
+
+A record is changed by two writers: refreshes (tokens) and the management API (routing fields).
+Both go through :meth:`AccountBook.editing`, one lock per record, and a refresh stores only the
+fields its token endpoint changed, merged into the record as stored now: a field edited while
+the token endpoint was answering survives the refresh (CLIProxyAPI #5465).
 """
 
 from __future__ import annotations
@@ -126,6 +131,8 @@ class Account:
     next_refresh: float | None = None
     pending: dict[str, Any] | None = None
     """A refreshed record not stored yet: stored before anything else on the next attempt."""
+    pending_base: dict[str, Any] | None = None
+    """The record the refresh started from: what differs from it in `pending` is the refresh's."""
     inflight: asyncio.Task[Grant] | None = None
     project: str = ""
     minted_until: float = 0.0
@@ -157,6 +164,14 @@ class AccountBook:
         self._clock = clock
         self._on_tokens = on_tokens
         self.accounts: dict[str, Account] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def editing(self, name: str) -> asyncio.Lock:
+        """The lock every read-modify-write of record `name` holds (refreshes, management)."""
+        lock = self._locks.get(name)
+        if lock is None:
+            lock = self._locks[name] = asyncio.Lock()
+        return lock
 
     # -- records in and out --------------------------------------------------------------
 
@@ -260,15 +275,17 @@ class AccountBook:
         account.grant = _with_project(account.grant, project)
         log.info("auth record %s uses Code Assist project %s", credential.id, project)
         if _running(account) is None and account.pending is None:
-            data = {**account.record.data, "project_id": project}
-            raw = msgspec.json.format(msgspec.json.encode(data), indent=2)
             try:
-                await self._store.write_auth(credential.id, raw)
-            except StoreError as exc:
+                async with self.editing(credential.id):
+                    current = await self._stored(credential.id) or dict(account.record.data)
+                    raw = _encode({**current, "project_id": project})
+                    record = parse_record(credential.id, raw)
+                    await self._store.write_auth(credential.id, raw)
+            except (StoreError, RecordError) as exc:
                 log.warning("project of %s kept in memory only: %s", credential.id, exc)
             else:
                 account.raw = raw
-                account.record = parse_record(credential.id, raw)
+                account.record = record
         return account.grant
 
     # -- refresh -------------------------------------------------------------------------
@@ -343,24 +360,51 @@ class AccountBook:
     async def _renew_record(self, name: str, account: Account, client: httpx.AsyncClient) -> None:
         old_expiry = self._expiry(account)
         if account.pending is None:
+            base = dict(account.record.data)
             async with asyncio.timeout(REFRESH_TIMEOUT):
-                account.pending = await self._life.refresh(dict(account.record.data), client=client)
-        data = msgspec.json.format(msgspec.json.encode(account.pending), indent=2)
-        try:
-            record = parse_record(name, data)
-        except RecordError as exc:
-            account.pending = None
-            raise _UnusableRecord(f"the refreshed record is unusable: {exc}") from None
-        await self._store.write_auth(name, data)
+                account.pending = await self._life.refresh(dict(base), client=client)
+            account.pending_base = base
+        async with self.editing(name):
+            # Merged into the record as stored now, so a concurrent edit of another field stays.
+            current = await self._stored(name)
+            merged = account.pending
+            if current is not None and account.pending_base is not None:
+                merged = _merge_refresh(current, account.pending_base, account.pending)
+            data = _encode(merged)
+            try:
+                record = parse_record(name, data)
+            except RecordError as exc:
+                account.pending = account.pending_base = None
+                raise _UnusableRecord(f"the refreshed record is unusable: {exc}") from None
+            await self._store.write_auth(name, data)
         # Stored: from here on the new token may be used.
-        account.pending = None
+        account.pending = account.pending_base = None
         account.raw = data
         account.record = record
         account.grant = grant_of(record.channel, record.data, account.project)
+        if self.accounts.get(name) not in (None, account):
+            self.upsert(name, data)  # the record was re-read meanwhile: that copy serves now
+            account = self.accounts[name]
         self._schedule(account)
         new_expiry = self._expiry(account)
+        now = self._clock()
+        if account.next_refresh is not None and new_expiry is not None and new_expiry > now:
+            # A token that lives shorter than the provider's lead would be due again at once:
+            # refresh it at half its lifetime instead, never in a loop against the endpoint.
+            account.next_refresh = max(account.next_refresh, now + (new_expiry - now) / 2)
         if new_expiry is not None and old_expiry is not None and new_expiry <= old_expiry:
-            account.next_refresh = self._clock() + RETRY_WHEN_EXPIRY_STUCK
+            account.next_refresh = now + RETRY_WHEN_EXPIRY_STUCK
+
+    async def _stored(self, name: str) -> dict[str, Any] | None:
+        """The record as the store holds it now; None when absent or not a JSON object."""
+        raw = await self._store.fetch_auth(name)
+        if raw is None:
+            return None
+        try:
+            data = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            return None
+        return data if isinstance(data, dict) else None
 
     async def _renew_shared(self, name: str, account: Account, client: httpx.AsyncClient) -> bool:
         """Renew under the shared lock, or take the record another one renewed (True then)."""
@@ -447,6 +491,15 @@ class AccountBook:
             account.next_refresh = None
         else:
             account.next_refresh = self._clock() + RETRY_AFTER_FAILURE
+        if not permanent and not account.record.minted and self._still_valid(account):
+            # A token endpoint blip must not take out accounts whose token works for hours yet.
+            log.error(
+                "TOKEN REFRESH FAILED for %s: %s; its current token serves until it expires, "
+                "retrying later",
+                name,
+                reason,
+            )
+            return
         self._state.block(name, reason)
         log.error(
             "TOKEN REFRESH FAILED for %s: %s; the account is out of the pool%s",
@@ -454,6 +507,10 @@ class AccountBook:
             reason,
             "" if account.next_refresh is None else ", retrying later",
         )
+
+    def _still_valid(self, account: Account) -> bool:
+        expiry = self._expiry(account)
+        return expiry is not None and expiry > self._clock()
 
     def _schedule(self, account: Account) -> None:
         if account.record.minted:
@@ -520,6 +577,23 @@ class _UnusableRecord(Exception):
     """The provider's refreshed record does not parse; retrying the same way cannot help."""
 
     permanent = True
+
+
+def _encode(data: dict[str, Any]) -> bytes:
+    return msgspec.json.format(msgspec.json.encode(data), indent=2)
+
+
+def _merge_refresh(
+    current: dict[str, Any], base: dict[str, Any], refreshed: dict[str, Any]
+) -> dict[str, Any]:
+    """`current` with the fields the refresh set or dropped (relative to `base`) applied."""
+    merged = dict(current)
+    for key, value in refreshed.items():
+        if key not in base or base[key] != value:
+            merged[key] = value
+    for key in base.keys() - refreshed.keys():
+        merged.pop(key, None)
+    return merged
 
 
 def _retrieve(task: asyncio.Task[Grant]) -> None:

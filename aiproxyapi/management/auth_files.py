@@ -167,9 +167,10 @@ async def patch_auth_status(request: MgmtRequest) -> Response[bytes]:
         raise ManagementError(400, "invalid body", "send {name, disabled: true|false}")
     gateway = context_of(request).gateway
     name = checked_auth_name(body.get("name"))
-    record = _validated(await _read(gateway, name))
-    record["disabled"] = body["disabled"]
-    await _write(gateway, name, record)
+    async with gateway.accounts.editing(name):
+        record = _validated(await _read(gateway, name))
+        record["disabled"] = body["disabled"]
+        await _write(gateway, name, record)
     return ok(disabled=body["disabled"])
 
 
@@ -207,8 +208,10 @@ async def patch_auth_fields(request: MgmtRequest) -> Response[bytes]:
         changes = changes["fields"]
     if not changes:
         raise ManagementError(400, "invalid body", "no field to change")
-    record = _validated(await _read(gateway, name))
-    for field, value in changes.items():
-        _apply_field(record, str(field), value)
-    await _write(gateway, name, record)
+    # Under the record's lock: a refresh in flight merges its tokens into this edit, not over it.
+    async with gateway.accounts.editing(name):
+        record = _validated(await _read(gateway, name))
+        for field, value in changes.items():
+            _apply_field(record, str(field), value)
+        await _write(gateway, name, record)
     return ok()

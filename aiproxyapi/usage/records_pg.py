@@ -3,7 +3,8 @@
 One table, ``<schema>.aiproxyapi_usage``, created when missing. A writer task batches queued
 records into one ``executemany`` each; while the server is unreachable the records wait in the
 queue (bounded: beyond it the oldest are dropped, with a warning) and the writer retries with
-backoff, so an outage never blocks or fails a request. Only constants and the checked schema
+backoff, so an outage never blocks or fails a request. A unique index on the request id makes
+the retry of a batch whose COMMIT answer was lost land once. Only constants and the checked schema
 name are spliced into SQL; values always travel as parameters.
 """
 
@@ -89,11 +90,31 @@ class PostgresRecords(RecordStore):
                 await connection.execute(
                     f"CREATE INDEX IF NOT EXISTS aiproxyapi_usage_day ON {self._table} (day)"
                 )
+                await self._unique_request_ids(connection)
         except BaseException:
             await pool.close()
             raise
         self._pool = pool
         return pool
+
+    async def _unique_request_ids(self, connection: asyncpg.Connection) -> None:
+        """One row per request id, so a batch retried after a lost COMMIT answer lands once.
+
+        Imported records carry no request id and are left out of the index. A table that
+        already holds duplicates keeps working without it (and says so).
+        """
+        try:
+            await connection.execute(
+                "CREATE UNIQUE INDEX IF NOT EXISTS aiproxyapi_usage_request "
+                f"ON {self._table} (request_id) WHERE request_id <> ''"
+            )
+        except Exception as exc:
+            log.warning(
+                "usage records: %s holds duplicate request ids, so a retried batch may be "
+                "counted twice (%s)",
+                self._table,
+                type(exc).__name__,
+            )
 
     def add(self, record: UsageRecord) -> None:
         """Queue a record for the writer task."""
@@ -106,7 +127,7 @@ class PostgresRecords(RecordStore):
     async def _write_loop(self) -> None:
         insert = (
             f"INSERT INTO {self._table} ({', '.join(COLUMNS)}, day) VALUES "  # noqa: S608
-            f"({', '.join(f'${i}' for i in range(1, len(COLUMNS) + 2))})"
+            f"({', '.join(f'${i}' for i in range(1, len(COLUMNS) + 2))}) ON CONFLICT DO NOTHING"
         )
         delay = 0.5
         while True:
