@@ -21,8 +21,17 @@ __all__ = [
     "model_allowed",
 ]
 
-# The sample keys CLIProxyAPI ships; a gateway that accepts them is open to anyone who read its docs.
-_PLACEHOLDER_KEYS = frozenset({"your-api-key-1", "your-api-key-2", "your-api-key-3"})
+# The sample keys CLIProxyAPI and our config.example.yaml ship; a gateway that accepts them is
+# open to anyone who read the docs.
+_PLACEHOLDER_KEYS = frozenset(
+    {
+        "your-api-key-1",
+        "your-api-key-2",
+        "your-api-key-3",
+        "replace-with-a-long-random-client-key-1",
+        "replace-with-a-long-random-client-key-2",
+    }
+)
 
 
 class UnsafeConfigError(ValueError):

@@ -17,6 +17,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from aiproxyapi.management._http import ManagementError
 from aiproxyapi.management.context import OPT_KEY, ManagementContext
+from aiproxyapi.management.hosts import cross_site_refusal, host_allowed
 
 __all__ = ["callback_guard", "caller_address", "management_guard", "presented_key"]
 
@@ -83,6 +84,13 @@ def _admit(connection: ASGIConnection[Any, Any, Any, Any], context: ManagementCo
     settings = config.management
     if not context.verifier.enabled(config):
         raise ManagementError(404, "not found")
+    if not host_allowed(connection.headers.get("host", ""), config):
+        raise ManagementError(403, "host not allowed")
+    refusal = cross_site_refusal(
+        str(connection.scope.get("method", "GET")), connection.headers, config
+    )
+    if refusal:
+        raise ManagementError(403, refusal)
     address = caller_address(connection, settings.trusted_proxies)
     remote_allowed = settings.allow_remote or bool(context.verifier.env_password)
     if not remote_allowed and not _is_loopback(address):
