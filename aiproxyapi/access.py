@@ -18,6 +18,7 @@ __all__ = [
     "check_access_safety",
     "check_model",
     "is_loopback_host",
+    "local_caller",
     "model_allowed",
 ]
 
@@ -145,6 +146,23 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+#: Headers a reverse proxy adds when it relays someone else's request.
+FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
+
+
+def local_caller(peer: str, headers: Mapping[str, str]) -> bool:
+    """Whether a request comes from this machine itself: a loopback peer that relays no one.
+
+    A loopback peer sending forwarding headers is a reverse proxy on this machine, and behind
+    it every caller would look local.
+    """
+    try:
+        loopback = ipaddress.ip_address(peer.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+    return loopback and not any(name in headers for name in FORWARDING_HEADERS)
 
 
 def check_access_safety(host: str, api_keys: Iterable[str]) -> None:

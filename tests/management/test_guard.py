@@ -171,11 +171,17 @@ def test_forwarding_headers_count_only_from_a_trusted_proxy(
         assert client.get("/debug").status_code == 200
 
 
-def test_forwarding_headers_are_ignored_without_trusted_proxies(
+def test_a_same_host_proxy_that_is_not_trusted_counts_as_remote(
     shared_gateway: GatewayProcess,
 ) -> None:
+    # A loopback peer that forwards for someone is a reverse proxy on this machine: behind it
+    # every caller would look local (CliRelay #404), so without trust its calls are remote.
     with mgmt(shared_gateway) as client:
-        assert client.get("/debug", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 200
+        for header in ("X-Forwarded-For", "X-Real-IP", "Forwarded"):
+            relayed = client.get("/debug", headers={header: "203.0.113.9"})
+            assert relayed.status_code == 403, header
+            assert relayed.json() == {"error": "remote management disabled"}
+        assert client.get("/debug").status_code == 200
 
 
 COMMENTED = """\
