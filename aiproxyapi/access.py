@@ -33,6 +33,8 @@ _PLACEHOLDER_KEYS = frozenset(
         "replace-with-a-long-random-client-key-2",
     }
 )
+# The sample management secret of config.example.yaml (refused before it is hashed).
+_PLACEHOLDER_SECRETS = frozenset({"replace-with-a-long-random-management-key"})
 
 
 class UnsafeConfigError(ValueError):
@@ -165,8 +167,13 @@ def local_caller(peer: str, headers: Mapping[str, str]) -> bool:
     return loopback and not any(name in headers for name in FORWARDING_HEADERS)
 
 
-def check_access_safety(host: str, api_keys: Iterable[str]) -> None:
-    """Refuse placeholder keys, and an open gateway on a non-loopback address."""
+def check_access_safety(host: str, api_keys: Iterable[str], management_secret: str = "") -> None:
+    """Refuse placeholder keys and secrets, and an open gateway on a non-loopback address."""
+    if management_secret.strip() in _PLACEHOLDER_SECRETS:
+        raise UnsafeConfigError(
+            "remote-management.secret-key is still the sample placeholder of "
+            "config.example.yaml: set a long random secret of your own"
+        )
     keys = list(api_keys)
     placeholders = sorted(set(keys) & _PLACEHOLDER_KEYS)
     if placeholders:

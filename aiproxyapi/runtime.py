@@ -57,7 +57,7 @@ def build_runtime(
 
     With an account book, its enabled OAuth accounts join the config's credentials.
     """
-    check_access_safety(config.host, config.api_keys)
+    check_access_safety(config.host, config.api_keys, config.management.secret_key)
     egress = EgressPolicy.from_entries(config.allow_private_upstreams)
     executors = build_executors(config, clients, accounts)
     credentials: tuple[Credential, ...] = tuple(credentials_from_config(config))

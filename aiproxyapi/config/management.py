@@ -14,8 +14,6 @@ BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
 # bcrypt only looks at the first 72 bytes of a secret; a longer one would be silently
 # truncated by some implementations and refused by others, so it is refused here.
 _BCRYPT_MAX_BYTES = 72
-# The sample secret of config.example.yaml: anyone who read it would know the key.
-_PLACEHOLDER_SECRETS = frozenset({"replace-with-a-long-random-management-key"})
 
 
 def is_bcrypt_hash(value: str) -> bool:
@@ -39,11 +37,6 @@ class RemoteManagement(_Node, frozen=True):
 
     def __post_init__(self) -> None:
         secret = self.secret_key.strip()
-        if secret in _PLACEHOLDER_SECRETS:
-            raise ValueError(
-                "`secret-key` is still the sample placeholder of config.example.yaml: "
-                "set a long random secret of your own"
-            )
         if secret and not is_bcrypt_hash(secret) and len(secret.encode()) > _BCRYPT_MAX_BYTES:
             raise ValueError("`secret-key` must be at most 72 bytes long")
         for entry in self.trusted_proxies:
