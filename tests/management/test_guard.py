@@ -63,7 +63,10 @@ def test_management_answers_carry_the_cpa_headers(shared_gateway: GatewayProcess
 def test_five_failures_ban_the_address_and_forged_forwarding_does_not_help(
     fake_upstream: FakeUpstream, start_gateway: GatewayFactory
 ) -> None:
-    gateway = start_gateway(mgmt_config(fake_upstream.base_url))
+    # Remote calls allowed, so relayed-looking calls reach the key check (without allow-remote
+    # a loopback peer with forwarding headers is refused before it, as a same-host proxy).
+    config = mgmt_config(fake_upstream.base_url, remote_management={"allow-remote": True})
+    gateway = start_gateway(config)
     with mgmt(gateway, key="wrong-key") as client:
         for attempt in range(5):
             forged = {"X-Forwarded-For": f"203.0.113.{attempt}", "X-Real-IP": "198.51.100.7"}
