@@ -10,6 +10,7 @@ headers is a same-host reverse proxy relaying someone else: without allow-remote
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,6 +23,8 @@ from aiproxyapi.management.context import OPT_KEY, ManagementContext
 from aiproxyapi.management.hosts import cross_site_refusal, host_allowed
 
 __all__ = ["callback_guard", "caller_address", "management_guard", "presented_key"]
+
+log = logging.getLogger("aiproxyapi.management")
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _FORWARDING = ("x-forwarded-for", "forwarded", "x-real-ip")
@@ -137,5 +140,13 @@ async def management_guard(
         raise ManagementError(401, "missing management key")
     if not await context.verifier.verify(key, config):
         context.bans.failed(address)
+        banned = context.bans.remaining(address) > 0
+        # An audit line for every refusal; the presented value is never part of it.
+        log.warning(
+            "management key refused from %s on %s%s",
+            address,
+            connection.scope.get("path", ""),
+            " (address now banned)" if banned else "",
+        )
         raise ManagementError(401, "invalid management key")
     context.bans.succeeded(address)
