@@ -192,18 +192,6 @@ def test_a_same_host_reverse_proxy_does_not_make_callers_local(
         assert client.get("/debug").status_code == 200  # directly from this machine: fine
 
 
-def test_without_a_secret_management_is_off_not_open(
-    attack_upstream: FakeUpstream, canaries: Canaries, tmp_path: Path
-) -> None:
-    config = attack_config(attack_upstream, canaries, **{"remote-management": {}})
-    with GatewayProcess(config, tmp_path=tmp_path, startup_timeout=40.0) as gateway:
-        with _mgmt(gateway.base_url, None) as client:
-            assert client.get("/config").status_code == 404
-            assert client.put("/debug", json={"value": False}).status_code == 404
-        with _mgmt(gateway.base_url, canaries.client) as client:
-            assert client.get("/api-keys").status_code == 404
-
-
 # A6: DNS rebinding and cross-site requests.
 
 

@@ -120,7 +120,6 @@ def test_no_secret_in_logs_usage_metrics_or_listings(
         assert found == [], f"{place}: {found[:3]}"
     # The metrics have labels for credentials, but only as fingerprints.
     assert "sk-canary" not in metrics.text
-    gateway.start()
 
 
 @pytest.mark.invariant(4, 17)
@@ -169,7 +168,8 @@ def test_secret_files_are_created_private_whatever_the_umask(
         config = attack_config(attack_upstream, canaries).replace(
             "{auth_dir}", str(auth_dir / "new")
         )
-        with GatewayProcess(config, tmp_path=tmp_path, startup_timeout=40.0) as gateway:
+        gateway = GatewayProcess(config, tmp_path=tmp_path, startup_timeout=40.0).start()
+        try:
             mgmt = httpx.Client(
                 base_url=f"{gateway.base_url}/v0/management",
                 headers={"authorization": f"Bearer {canaries.management}"},
@@ -186,14 +186,13 @@ def test_secret_files_are_created_private_whatever_the_umask(
                 headers={"authorization": f"Bearer {canaries.client}"},
                 timeout=15,
             ).is_success
+        finally:
             gateway.stop()
-            created = auth_dir / "new"
-            written = [p for p in created.rglob("*")] + [created, gateway.config_path]
-            logs_dir = gateway.tmp_path / "logs"
-            written += [p for p in logs_dir.rglob("*")] + [logs_dir] if logs_dir.exists() else []
-            gateway.start()
     finally:
         os.umask(previous)
+    created = auth_dir / "new"
+    logs_dir = gateway.tmp_path / "logs"
+    written = [*created.rglob("*"), created, gateway.config_path, *logs_dir.rglob("*"), logs_dir]
     assert (created / "claude-b.json").exists()
     for path in written:
         mode = stat.S_IMODE(path.lstat().st_mode)
