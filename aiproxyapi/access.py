@@ -18,11 +18,23 @@ __all__ = [
     "check_access_safety",
     "check_model",
     "is_loopback_host",
+    "local_caller",
     "model_allowed",
 ]
 
-# The sample keys CLIProxyAPI ships; a gateway that accepts them is open to anyone who read its docs.
-_PLACEHOLDER_KEYS = frozenset({"your-api-key-1", "your-api-key-2", "your-api-key-3"})
+# The sample keys CLIProxyAPI and our config.example.yaml ship; a gateway that accepts them is
+# open to anyone who read the docs.
+_PLACEHOLDER_KEYS = frozenset(
+    {
+        "your-api-key-1",
+        "your-api-key-2",
+        "your-api-key-3",
+        "replace-with-a-long-random-client-key-1",
+        "replace-with-a-long-random-client-key-2",
+    }
+)
+# The sample management secret of config.example.yaml (refused before it is hashed).
+_PLACEHOLDER_SECRETS = frozenset({"replace-with-a-long-random-management-key"})
 
 
 class UnsafeConfigError(ValueError):
@@ -138,8 +150,30 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def check_access_safety(host: str, api_keys: Iterable[str]) -> None:
-    """Refuse placeholder keys, and an open gateway on a non-loopback address."""
+#: Headers a reverse proxy adds when it relays someone else's request.
+FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
+
+
+def local_caller(peer: str, headers: Mapping[str, str]) -> bool:
+    """Whether a request comes from this machine itself: a loopback peer that relays no one.
+
+    A loopback peer sending forwarding headers is a reverse proxy on this machine, and behind
+    it every caller would look local.
+    """
+    try:
+        loopback = ipaddress.ip_address(peer.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+    return loopback and not any(name in headers for name in FORWARDING_HEADERS)
+
+
+def check_access_safety(host: str, api_keys: Iterable[str], management_secret: str = "") -> None:
+    """Refuse placeholder keys and secrets, and an open gateway on a non-loopback address."""
+    if management_secret.strip() in _PLACEHOLDER_SECRETS:
+        raise UnsafeConfigError(
+            "remote-management.secret-key is still the sample placeholder of "
+            "config.example.yaml: set a long random secret of your own"
+        )
     keys = list(api_keys)
     placeholders = sorted(set(keys) & _PLACEHOLDER_KEYS)
     if placeholders:

@@ -409,6 +409,7 @@ class Gateway:
     def _apply_side_effects(self, old: Runtime | None, new: Runtime) -> None:
         config = new.config
         self._publish_secrets(new)
+        self.clients.egress = new.egress
         if config.metrics.enable and self.metrics is None:
             from aiproxyapi.observe.metrics import GatewayMetrics
 

@@ -10,10 +10,12 @@ import contextvars
 import json
 import logging
 import logging.handlers
+import os
 import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 __all__ = ["REQUEST_ID", "configure_logging", "scrub", "set_secrets"]
 
@@ -87,6 +89,15 @@ class _JsonFormatter(logging.Formatter):
         return _scrubber.scrub(json.dumps(entry, ensure_ascii=False))
 
 
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log file created 0600 whatever the umask (lines name callers and paths)."""
+
+    def _open(self) -> Any:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, 0o600)  # a file an older version left readable is closed up too
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 def configure_logging(*, debug: bool, log_dir: Path | None, json_lines: bool = False) -> None:
     """Install the handlers: stderr always, a rotating `main.log` when `log_dir` is given."""
     formatter: logging.Formatter = _JsonFormatter() if json_lines else _LineFormatter()
@@ -94,7 +105,7 @@ def configure_logging(*, debug: bool, log_dir: Path | None, json_lines: bool = F
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         handlers.append(
-            logging.handlers.RotatingFileHandler(
+            _PrivateRotatingFileHandler(
                 log_dir / "main.log",
                 maxBytes=_MAX_FILE_BYTES,
                 backupCount=_BACKUPS,

@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiproxyapi.access import ClientKeys, check_access_safety
 from aiproxyapi.accounts import AccountBook, oauth_credentials
 from aiproxyapi.config import Config
 from aiproxyapi.credential import Credential, ProviderKind
+from aiproxyapi.egress import EgressPolicy
 from aiproxyapi.executors import Executor, build_executors
 from aiproxyapi.executors.http import HttpClients
 from aiproxyapi.pool import Dispatcher, PoolState, RetryPolicy, credentials_from_config
@@ -40,6 +41,8 @@ class Runtime:
     client_keys: ClientKeys
     prices: PriceTable
     """List prices with this config's `pricing` overrides."""
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
+    """`allow-private-upstreams`: private destinations the operator allowed."""
 
 
 def build_runtime(
@@ -54,7 +57,8 @@ def build_runtime(
 
     With an account book, its enabled OAuth accounts join the config's credentials.
     """
-    check_access_safety(config.host, config.api_keys)
+    check_access_safety(config.host, config.api_keys, config.management.secret_key)
+    egress = EgressPolicy.from_entries(config.allow_private_upstreams)
     executors = build_executors(config, clients, accounts)
     credentials: tuple[Credential, ...] = tuple(credentials_from_config(config))
     if accounts is not None:
@@ -81,6 +85,7 @@ def build_runtime(
         executors=executors,
         client_keys=ClientKeys(config.key_policies),
         prices=prices,
+        egress=egress,
     )
 
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import os
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -26,7 +28,9 @@ import watchfiles
 from storage.atomic import remove_stale_temps, write_atomic_async
 from storage.base import Change, ChangeKind, Store, StoreError, StoreUnavailable, check_name
 
-__all__ = ["STATE_DIR", "FileStore", "make_private_dir"]
+__all__ = ["STATE_DIR", "FileStore", "make_private_dir", "warn_if_exposed"]
+
+log = logging.getLogger("aiproxyapi.storage")
 
 #: Where state documents live, relative to the auth dir.
 STATE_DIR = ".state"
@@ -42,6 +46,33 @@ def make_private_dir(directory: Path) -> None:
     for item in reversed(missing):
         with contextlib.suppress(FileExistsError):
             item.mkdir(mode=0o700)
+
+
+def warn_if_exposed(paths: list[Path]) -> list[Path]:
+    """Warn, loudly and once per path, of secret files and directories others may read.
+
+    The auth dir, its records and the config file hold tokens, keys and the management hash;
+    anything but owner-only access is reported with the fix. Returns the paths reported.
+    """
+    exposed: list[Path] = []
+    for path in paths:
+        try:
+            mode = path.lstat().st_mode
+        except OSError:
+            continue
+        if stat.S_ISLNK(mode) or not mode & (stat.S_IRWXG | stat.S_IRWXO):
+            continue
+        exposed.append(path)
+        wanted = "700" if stat.S_ISDIR(mode) else "600"
+        log.warning(
+            "SECURITY: %s is readable by other users (mode %03o) and holds secrets; "
+            "run: chmod %s %s",
+            path,
+            stat.S_IMODE(mode),
+            wanted,
+            path,
+        )
+    return exposed
 
 
 def _read_nofollow(path: Path) -> bytes | None:
@@ -101,6 +132,7 @@ class FileStore(Store):
         remove_stale_temps(self.auth_dir)
         remove_stale_temps(self.state_dir)
         remove_stale_temps(self.config_path.parent, name=self.config_path.name)
+        warn_if_exposed([self.auth_dir, self.config_path, *self.auth_dir.glob("*.json")])
 
     async def close(self) -> None:
         """Stop every ``changes()`` iterator."""

@@ -8,8 +8,10 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from aiproxyapi.api._types import HttpRequest
+from aiproxyapi.errors import ClientRequestError
 from aiproxyapi.gateway import Gateway
 from aiproxyapi.logs import REQUEST_ID
+from aiproxyapi.management.hosts import host_allowed
 from aiproxyapi.runtime import Runtime
 
 __all__ = ["ClientGone", "begin", "gateway_of", "until_disconnect"]
@@ -34,6 +36,14 @@ def begin(request: HttpRequest) -> tuple[Gateway, Runtime, str, str]:
     gateway = gateway_of(request)
     runtime = gateway.runtime
     client = runtime.client_keys.authenticate(request.headers, request.query_params)
+    # A keyless gateway trusts whoever reaches it; a page whose name re-points at 127.0.0.1
+    # (DNS rebinding) must not be one of them.
+    if runtime.client_keys.open and not host_allowed(
+        request.headers.get("host", ""), runtime.config
+    ):
+        raise ClientRequestError(
+            "host not allowed", status=403, code="host_not_allowed", kind="permission_error"
+        )
     return gateway, runtime, request_id, client
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from litestar import Response, get
 
+from aiproxyapi.access import local_caller
 from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.api.guard import gateway_of
 from aiproxyapi.errors import ClientRequestError
@@ -24,7 +23,7 @@ async def metrics(request: HttpRequest) -> Response[bytes]:
         raise ClientRequestError(
             "metrics are turned off (metrics.enable)", status=404, code="not_found"
         )
-    if not _is_loopback(request.client.host if request.client else ""):
+    if not local_caller(request.client.host if request.client else "", request.headers):
         if settings.access != "client-key" or runtime.client_keys.open:
             raise ClientRequestError(
                 "metrics are only served to local callers (metrics.access)",
@@ -33,10 +32,3 @@ async def metrics(request: HttpRequest) -> Response[bytes]:
             )
         runtime.client_keys.authenticate(request.headers, request.query_params)
     return Response(gateway.metrics.render(), media_type=CONTENT_TYPE)
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

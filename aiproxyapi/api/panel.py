@@ -20,6 +20,7 @@ from litestar import Response, get
 from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.api.guard import gateway_of
 from aiproxyapi.errors import ClientRequestError
+from aiproxyapi.management.hosts import host_allowed
 from aiproxyapi.runtime import Runtime
 
 __all__ = ["PANEL_PATH", "panel_asset", "panel_enabled", "panel_page"]
@@ -97,8 +98,11 @@ def panel_enabled(runtime: Runtime) -> bool:
 
 
 def _serve(request: HttpRequest, name: str) -> Response[bytes]:
-    if not panel_enabled(gateway_of(request).runtime):
+    runtime = gateway_of(request).runtime
+    if not panel_enabled(runtime):
         raise ClientRequestError("the control panel is disabled", status=404, code="not_found")
+    if not host_allowed(request.headers.get("host", ""), runtime.config):
+        raise ClientRequestError("host not allowed", status=403, code="host_not_allowed")
     asset = _assets().get(name)
     if asset is None:
         raise ClientRequestError(f"no panel file {name!r}", status=404, code="not_found")

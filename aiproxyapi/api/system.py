@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import ipaddress
 from typing import NoReturn
 
 import msgspec
@@ -11,6 +10,7 @@ from litestar import Response, get, head
 from litestar.response import Redirect
 
 from aiproxyapi import __version__
+from aiproxyapi.access import local_caller
 from aiproxyapi.api._types import HttpRequest
 from aiproxyapi.api.guard import gateway_of
 from aiproxyapi.api.panel import PANEL_PATH, panel_enabled
@@ -76,7 +76,7 @@ async def usage(request: HttpRequest) -> Response[bytes]:
     store's breakdown of the requested day range (UTC, inclusive).
     """
     peer = request.client.host if request.client else ""
-    if not _is_loopback(peer):
+    if not local_caller(peer, request.headers):
         raise ClientRequestError(
             "usage is only served to local callers", status=403, code="forbidden"
         )
@@ -123,10 +123,3 @@ def _day(value: str | None, name: str) -> str | None:
 
 def _bad(name: str) -> NoReturn:
     raise ClientRequestError(f"`{name}` must be a date written YYYY-MM-DD", param=name)
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -31,6 +31,9 @@ class RemoteManagement(_Node, frozen=True):
     disable_control_panel: bool = False
     trusted_proxies: tuple[str, ...] = ()
     """Addresses or networks of reverse proxies whose X-Forwarded-For is believed."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names (besides IP literals, localhost and `host`) management and the panel answer
+    to, and the hosts whose pages may make state-changing calls (DNS rebinding, CSRF)."""
 
     def __post_init__(self) -> None:
         secret = self.secret_key.strip()

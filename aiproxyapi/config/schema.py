@@ -211,6 +211,8 @@ class Config(_Node, frozen=True):
     logging_to_file: bool = False
     usage_statistics_enabled: bool = False
     proxy_url: str = ""
+    allow_private_upstreams: tuple[str, ...] = ()
+    """Hosts and networks upstream URLs may point at although private or local (see egress)."""
     request_retry: int = 3
     max_retry_interval: int = 30
     max_retry_credentials: int = 0

@@ -13,6 +13,7 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
+from aiproxyapi.egress import EgressPolicy
 from aiproxyapi.executors.transport import PooledTransport
 
 __all__ = ["HttpClients", "UpstreamTimeouts"]
@@ -42,6 +43,8 @@ class HttpClients:
         self._clients: dict[tuple[str, float, float], httpx.AsyncClient] = {}
         self.on_upstream_headers: Callable[[str, float], None] | None = None
         """Told (upstream host, seconds) when an upstream answer's headers arrive."""
+        self.egress = EgressPolicy()
+        """Where direct connections may go; the gateway sets it from each new runtime."""
 
     def get(
         self, proxy_url: str, global_proxy: str, timeouts: UpstreamTimeouts
@@ -51,9 +54,12 @@ class HttpClients:
         key = (chosen, timeouts.connect, timeouts.idle)
         client = self._clients.get(key)
         if client is None:
-            client = self._clients[key] = _build(chosen, timeouts)
+            client = self._clients[key] = _build(chosen, timeouts, self._check_resolved)
             client.event_hooks = {"request": [_stamp_sent], "response": [self._headers_arrived]}
         return client
+
+    def _check_resolved(self, host: str, addresses: list[str]) -> None:
+        self.egress.check_resolved(host, addresses)
 
     async def _headers_arrived(self, response: httpx.Response) -> None:
         sent = response.request.extensions.get(_SENT)
@@ -74,13 +80,20 @@ async def _stamp_sent(request: httpx.Request) -> None:
     request.extensions[_SENT] = time.perf_counter()
 
 
-def _build(proxy: str, timeouts: UpstreamTimeouts) -> httpx.AsyncClient:
+def _build(
+    proxy: str, timeouts: UpstreamTimeouts, check_resolved: Callable[[str, list[str]], None]
+) -> httpx.AsyncClient:
     direct = proxy.lower() in _DIRECT
     # Environment proxies apply only when nothing explicit is configured.
     trust_env = not proxy
     transport = None
     if direct or (not proxy and not _env_proxy()):
-        transport = PooledTransport(max_connections=1000, keepalive_expiry=60, trust_env=trust_env)
+        transport = PooledTransport(
+            max_connections=1000,
+            keepalive_expiry=60,
+            trust_env=trust_env,
+            check_resolved=check_resolved,
+        )
     return httpx.AsyncClient(
         # One client serves every credential behind a proxy: a cookie one upstream account sets
         # must never ride along on another account's request, so the jar keeps nothing.

@@ -15,7 +15,8 @@ Executors keep using `httpx.AsyncClient.build_request` / `send(stream=True)` and
 New connections go through `loop.create_connection` (TLS with SNI for https). Host names are
 resolved by the loop's getaddrinfo; concurrent lookups for one host share one call and the
 answer is kept `_DNS_TTL` seconds, so a burst of new connections costs one lookup. IP literals
-skip resolution. Timeouts follow `request.extensions["timeout"]`: connect, pool, write (per
+skip resolution. A `check_resolved` hook sees every resolved address list before a connection
+is attempted and may refuse it (the SSRF guard of `aiproxyapi.egress`). Timeouts follow `request.extensions["timeout"]`: connect, pool, write (per
 blocked write) and read, which bounds each wait for bytes (an idle timeout, not a total).
 Response bodies are raw (httpx decodes content-encoding) and stream as they arrive.
 """
@@ -235,8 +236,10 @@ class PooledTransport(httpx.AsyncBaseTransport):
         keepalive_expiry: float = 60.0,
         ssl_context: ssl.SSLContext | None = None,
         trust_env: bool = True,
+        check_resolved: Callable[[str, list[str]], None] | None = None,
     ) -> None:
         self._limit = max_connections
+        self._check_resolved = check_resolved
         self._expiry = keepalive_expiry
         self._ssl_context = ssl_context
         self._trust_env = trust_env
@@ -294,7 +297,14 @@ class PooledTransport(httpx.AsyncBaseTransport):
         try:
             async with asyncio.timeout(limit):
                 error: OSError = OSError(f"no address for {host}")
-                for family, address in await self._resolve(host, port):
+                addresses = await self._resolve(host, port)
+                if self._check_resolved is not None:
+                    # Before any socket opens; the connection then goes to a checked address.
+                    try:
+                        self._check_resolved(host, [address for _, address in addresses])
+                    except ValueError as exc:
+                        raise httpx.ConnectError(str(exc)) from None
+                for family, address in addresses:
                     try:
                         _, conn = await loop.create_connection(
                             factory,

@@ -28,6 +28,7 @@ from aiproxyapi.management._http import (
 from aiproxyapi.management.auth_listing import describe_record, parse_record
 from aiproxyapi.management.auth_names import checked_auth_name
 from aiproxyapi.management.context import context_of
+from aiproxyapi.management.destinations import check_record_destinations
 from storage.base import StoreError
 
 __all__ = [
@@ -127,8 +128,19 @@ async def upload_auth_file(request: MgmtRequest) -> Response[bytes]:
     else:
         name = checked_auth_name(request.query_params.get("name"))
         data = await read_body(request)
-    await _write(gateway, name, _validated(data))
+    record = _validated(data)
+    await check_record_destinations(await _previous(gateway, name), record, gateway.runtime.egress)
+    await _write(gateway, name, record)
     return ok()
+
+
+async def _previous(gateway: Gateway, name: str) -> dict[str, Any] | None:
+    """The record stored under `name` before this change, if any parses."""
+    try:
+        data = await gateway.store.read_auth(name)
+    except StoreError:
+        return None
+    return parse_record(data) if data is not None else None
 
 
 @delete("/auth-files", status_code=200)
@@ -211,7 +223,9 @@ async def patch_auth_fields(request: MgmtRequest) -> Response[bytes]:
     # Under the record's lock: a refresh in flight merges its tokens into this edit, not over it.
     async with gateway.accounts.editing(name):
         record = _validated(await _read(gateway, name))
+        before = dict(record)
         for field, value in changes.items():
             _apply_field(record, str(field), value)
+        await check_record_destinations(before, record, gateway.runtime.egress)
         await _write(gateway, name, record)
     return ok()

@@ -18,6 +18,7 @@ from aiproxyapi.access import UnsafeConfigError
 from aiproxyapi.config import ConfigError, LoadedConfig, parse_config
 from aiproxyapi.gateway import Gateway
 from aiproxyapi.management._http import ManagementError
+from aiproxyapi.management.destinations import check_config_destinations
 from aiproxyapi.runtime import build_runtime
 from storage.atomic import write_atomic_async
 from storage.base import StoreError
@@ -125,7 +126,8 @@ class ConfigEditor:
     async def _commit(self, before: str, after: str) -> None:
         if after == before:
             return
-        _check(self._gateway, after)
+        loaded = _check(self._gateway, after)
+        await check_config_destinations(before, loaded.config)
         await self._write(after)
         outcome = self._gateway.reload()
         if not outcome.applied and outcome.reason != "unchanged":

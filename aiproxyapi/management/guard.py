@@ -3,24 +3,31 @@ not banned, and presenting the right key.
 
 Whether a caller is local is decided on the socket peer. Forwarding headers count only when
 the peer itself is a configured trusted proxy; then the nearest untrusted address in
-X-Forwarded-For is the caller. The same address is what failures and bans are counted on.
+X-Forwarded-For is the caller. A loopback peer that is not a trusted proxy but sends forwarding
+headers is a same-host reverse proxy relaying someone else: without allow-remote it is refused. The same address is what failures and bans are counted on.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Iterable
 from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from aiproxyapi.config import RemoteManagement
 from aiproxyapi.management._http import ManagementError
 from aiproxyapi.management.context import OPT_KEY, ManagementContext
+from aiproxyapi.management.hosts import cross_site_refusal, host_allowed
 
 __all__ = ["callback_guard", "caller_address", "management_guard", "presented_key"]
 
+log = logging.getLogger("aiproxyapi.management")
+
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_FORWARDING = ("x-forwarded-for", "forwarded", "x-real-ip")
 
 
 def _networks(entries: Iterable[str]) -> list[_Network]:
@@ -83,11 +90,29 @@ def _admit(connection: ASGIConnection[Any, Any, Any, Any], context: ManagementCo
     settings = config.management
     if not context.verifier.enabled(config):
         raise ManagementError(404, "not found")
+    if not host_allowed(connection.headers.get("host", ""), config):
+        raise ManagementError(403, "host not allowed")
+    refusal = cross_site_refusal(
+        str(connection.scope.get("method", "GET")), connection.headers, config
+    )
+    if refusal:
+        raise ManagementError(403, refusal)
     address = caller_address(connection, settings.trusted_proxies)
     remote_allowed = settings.allow_remote or bool(context.verifier.env_password)
-    if not remote_allowed and not _is_loopback(address):
+    if not remote_allowed and (not _is_loopback(address) or _relayed(connection, settings)):
         raise ManagementError(403, "remote management disabled")
     return address
+
+
+def _relayed(connection: ASGIConnection[Any, Any, Any, Any], settings: RemoteManagement) -> bool:
+    """A loopback peer that is no trusted proxy yet forwards for someone: a same-host proxy.
+
+    Behind such a proxy every caller would look local, so its requests count as remote.
+    """
+    peer = connection.client.host if connection.client else ""
+    if _within(peer, _networks(settings.trusted_proxies)):
+        return False
+    return any(name in connection.headers for name in _FORWARDING)
 
 
 async def callback_guard(
@@ -115,5 +140,13 @@ async def management_guard(
         raise ManagementError(401, "missing management key")
     if not await context.verifier.verify(key, config):
         context.bans.failed(address)
+        banned = context.bans.remaining(address) > 0
+        # An audit line for every refusal; the presented value is never part of it.
+        log.warning(
+            "management key refused from %s on %s%s",
+            address,
+            connection.scope.get("path", ""),
+            " (address now banned)" if banned else "",
+        )
         raise ManagementError(401, "invalid management key")
     context.bans.succeeded(address)

@@ -22,6 +22,8 @@ def mgmt_config(base_url: str, *, secret: str | None = SECRET, **settings: Any) 
         management.setdefault("secret-key", secret)
     if management:
         settings["remote-management"] = management
+    # The fake upstreams live on loopback; the operator lists that, as for a local model server.
+    settings.setdefault("allow-private-upstreams", ["127.0.0.1"])
     entry = openai_entry("up", base_url, [UPSTREAM_KEY])
     return "# the test config\n" + gateway_config(entry, api_keys=[CLIENT_KEY], **settings)
 

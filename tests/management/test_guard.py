@@ -63,7 +63,10 @@ def test_management_answers_carry_the_cpa_headers(shared_gateway: GatewayProcess
 def test_five_failures_ban_the_address_and_forged_forwarding_does_not_help(
     fake_upstream: FakeUpstream, start_gateway: GatewayFactory
 ) -> None:
-    gateway = start_gateway(mgmt_config(fake_upstream.base_url))
+    # Remote calls allowed, so relayed-looking calls reach the key check (without allow-remote
+    # a loopback peer with forwarding headers is refused before it, as a same-host proxy).
+    config = mgmt_config(fake_upstream.base_url, remote_management={"allow-remote": True})
+    gateway = start_gateway(config)
     with mgmt(gateway, key="wrong-key") as client:
         for attempt in range(5):
             forged = {"X-Forwarded-For": f"203.0.113.{attempt}", "X-Real-IP": "198.51.100.7"}
@@ -171,11 +174,17 @@ def test_forwarding_headers_count_only_from_a_trusted_proxy(
         assert client.get("/debug").status_code == 200
 
 
-def test_forwarding_headers_are_ignored_without_trusted_proxies(
+def test_a_same_host_proxy_that_is_not_trusted_counts_as_remote(
     shared_gateway: GatewayProcess,
 ) -> None:
+    # A loopback peer that forwards for someone is a reverse proxy on this machine: behind it
+    # every caller would look local (CliRelay #404), so without trust its calls are remote.
     with mgmt(shared_gateway) as client:
-        assert client.get("/debug", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 200
+        for header in ("X-Forwarded-For", "X-Real-IP", "Forwarded"):
+            relayed = client.get("/debug", headers={header: "203.0.113.9"})
+            assert relayed.status_code == 403, header
+            assert relayed.json() == {"error": "remote management disabled"}
+        assert client.get("/debug").status_code == 200
 
 
 COMMENTED = """\

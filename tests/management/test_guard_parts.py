@@ -96,7 +96,9 @@ async def test_a_non_loopback_peer_needs_allow_remote(tmp_path: Path, allow: boo
     headers = {"X-Management-Key": "unit-secret-0001"}
     for peer, local in (("192.0.2.7", False), ("127.0.0.1", True), ("::1", True)):
         transport = httpx.ASGITransport(app=app, client=(peer, 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://127.0.0.1:8317"
+        ) as client:
             response = await client.get("/v0/management/debug", headers=headers)
         if local or allow:
             assert response.status_code == 200, peer
