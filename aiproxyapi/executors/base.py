@@ -8,7 +8,7 @@ judge, with the credential's key scrubbed from anything the upstream echoed.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import ClassVar, Protocol
 
 import httpx
@@ -142,8 +142,8 @@ class HttpExecutor:
         headers.update(auth)
         headers["content-type"] = "application/json"
         headers["accept"] = accept or ("text/event-stream" if call.stream else "application/json")
-        request = client.build_request("POST", url, content=body, headers=headers)
-        return await open_upstream(client, request, secrets, self.dialect)
+        sending = self._clients.post(client, url, headers, body)
+        return await _judged(sending, secrets, self.dialect)
 
 
 def key_of(credential: Credential) -> str:
@@ -173,8 +173,14 @@ async def open_upstream(
     client: httpx.AsyncClient, request: httpx.Request, secrets: Iterable[str], dialect: Format
 ) -> httpx.Response:
     """Send a request as a stream; a non-2xx answer or a transport error becomes UpstreamFailure."""
+    return await _judged(client.send(request, stream=True), secrets, dialect)
+
+
+async def _judged(
+    sending: Awaitable[httpx.Response], secrets: Iterable[str], dialect: Format
+) -> httpx.Response:
     try:
-        response = await client.send(request, stream=True)
+        response = await sending
     except httpx.TimeoutException as exc:
         raise UpstreamFailure(
             f"timed out ({type(exc).__name__})", status=None, timed_out=True

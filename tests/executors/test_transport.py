@@ -745,6 +745,46 @@ async def test_client_factory_uses_the_pooled_transport_only_without_a_proxy(
         await clients.aclose()
 
 
+async def test_direct_post_sends_what_httpx_would_send() -> None:
+    clients = HttpClients()
+    timed: list[tuple[str, float]] = []
+    clients.on_upstream_headers = lambda host, seconds: timed.append((host, seconds))
+    headers = {"x-entry": "e", "authorization": "Bearer k", "accept": "application/json"}
+    headers["User-Agent"] = "custom/1"
+    try:
+        async with Upstream() as up:
+            c = clients.get("direct", "", UpstreamTimeouts(connect=2, idle=5))
+            url = f"{up.url}/v1/chat/completions?alt=sse"
+            sent = await c.send(c.build_request("POST", url, content=b"{}", headers=headers))
+            direct = await clients.post(c, url, headers, b"{}")
+            assert (direct.status_code, await direct.aread()) == (
+                200,
+                b"POST /v1/chat/completions?alt=sse 2",
+            )
+            await direct.aclose()
+            await sent.aclose()
+    finally:
+        await clients.aclose()
+    via_httpx, via_post = up.requests
+    assert (via_post.method, via_post.target, via_post.body) == ("POST", via_httpx.target, b"{}")
+    assert via_post.headers == via_httpx.headers
+    assert [host for host, _ in timed] == ["127.0.0.1", "127.0.0.1"]
+
+
+async def test_direct_post_refuses_header_injection() -> None:
+    clients = HttpClients()
+    try:
+        async with Upstream() as up:
+            c = clients.get("direct", "", UpstreamTimeouts(connect=2, idle=5))
+            with pytest.raises(httpx.LocalProtocolError):
+                await clients.post(c, up.url + "/", {"x-a": "1\r\nx-b: 2"}, b"")
+            with pytest.raises(httpx.UnsupportedProtocol):
+                await clients.post(c, "ftp://127.0.0.1/", {}, b"")
+            assert up.requests == []
+    finally:
+        await clients.aclose()
+
+
 # -- the same on uvloop --------------------------------------------------------------------------
 
 _ON_UVLOOP = [
@@ -770,6 +810,7 @@ _ON_UVLOOP = [
     test_connection_closed_by_the_server_while_idle_is_replaced,
     test_thousand_concurrent_requests,
     test_tls_with_sni_against_a_self_signed_server,
+    test_direct_post_sends_what_httpx_would_send,
 ]
 
 
