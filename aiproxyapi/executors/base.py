@@ -17,6 +17,7 @@ import msgspec
 from aiproxyapi.credential import ApiKeyCredential, Credential
 from aiproxyapi.errors import UpstreamFailure
 from aiproxyapi.executors.http import HttpClients, UpstreamTimeouts
+from aiproxyapi.executors.transport import pooled_chunks
 from aiproxyapi.formats.dialect import Format
 
 __all__ = [
@@ -221,7 +222,7 @@ async def read_answer(response: httpx.Response, *, what: str = "reading the answ
     parts: list[bytes] = []
     size = 0
     try:
-        async for chunk in response.aiter_bytes():
+        async for chunk in pooled_chunks(response) or response.aiter_bytes():
             size += len(chunk)
             if size > ANSWER_BODY_LIMIT:
                 raise UpstreamFailure("upstream answer exceeds the size limit", status=None)

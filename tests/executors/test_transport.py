@@ -23,8 +23,9 @@ import httpx
 import pytest
 import uvloop
 
+from aiproxyapi.executors.base import read_answer
 from aiproxyapi.executors.http import HttpClients, UpstreamTimeouts
-from aiproxyapi.executors.transport import PooledTransport
+from aiproxyapi.executors.transport import PooledTransport, pooled_chunks
 
 # -- a tiny server -------------------------------------------------------------------------------
 
@@ -269,6 +270,35 @@ async def test_content_encoding_is_left_to_httpx() -> None:
         assert (await c.get("/")).text == "decoded by httpx" * 100
         async with c.stream("GET", "/") as r:
             assert b"".join([part async for part in r.aiter_raw()]) == packed
+
+
+async def test_answers_read_whole_skip_httpx_only_when_it_would_decode_nothing() -> None:
+    packed = gzip.compress(b"decoded by httpx" * 100)
+
+    async def respond(req: Req, writer: asyncio.StreamWriter) -> None:
+        if req.target == "/gzip":
+            writer.write(answer(packed, headers=(("Content-Encoding", "gzip"),)))
+        else:
+            writer.write(answer(b"plain " * 1000))
+
+    clients = HttpClients()
+    try:
+        async with Upstream(respond) as up:
+            c = clients.get("direct", "", UpstreamTimeouts(connect=2, idle=5))
+            r = await clients.post(c, up.url + "/gzip", {}, b"")
+            assert pooled_chunks(r) is None
+            assert await read_answer(r) == b"decoded by httpx" * 100
+            await r.aclose()
+            r = await clients.post(c, up.url + "/plain", {}, b"")
+            assert pooled_chunks(r) is not None
+            assert await read_answer(r) == b"plain " * 1000
+            await r.aclose()
+            async with c.stream("POST", up.url + "/plain") as wrapped:
+                assert pooled_chunks(wrapped) is None  # httpx's own response: httpx reads it
+                assert await read_answer(wrapped) == b"plain " * 1000
+            assert up.connections == 1  # every body was read to its end: one connection
+    finally:
+        await clients.aclose()
 
 
 async def test_chunks_stream_before_the_body_ends() -> None:
