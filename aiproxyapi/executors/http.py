@@ -66,12 +66,13 @@ class HttpClients:
     ) -> httpx.Response:
         """POST through `client` as `send(stream=True)` would, straight to a pooled transport."""
         direct = self._direct.get(client)
-        if direct is None:
+        names = {name.lower() for name in headers}
+        if direct is None or not names.isdisjoint(_FRAMING):
             request = client.build_request("POST", url, content=body, headers=headers)
             return await client.send(request, stream=True)
         sent = time.perf_counter()
         response = await direct.transport.post(
-            url, direct.headers(headers, body), body, direct.timeouts
+            url, direct.headers(headers, names, body), body, direct.timeouts
         )
         if self.on_upstream_headers is not None:
             host = direct.host_of(url)
@@ -92,6 +93,8 @@ class HttpClients:
 
 
 _SENT = "aiproxyapi.sent"
+_FRAMING = frozenset({"host", "content-length", "transfer-encoding"})
+"""Headers that change how httpx frames a request: given any, the request goes through httpx."""
 
 
 class _Direct:
@@ -108,9 +111,10 @@ class _Direct:
         ]
         self._hosts: dict[str, str] = {}
 
-    def headers(self, given: dict[str, str], body: bytes) -> list[tuple[bytes, bytes]]:
+    def headers(
+        self, given: dict[str, str], names: set[str], body: bytes
+    ) -> list[tuple[bytes, bytes]]:
         """The header lines after Host, as httpx orders them; names and values ASCII."""
-        names = {name.lower() for name in given}
         lines = [(name, value) for low, name, value in self._defaults if low not in names]
         for name, value in given.items():
             lines.append((name.encode("ascii"), value.encode("ascii")))

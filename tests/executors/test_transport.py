@@ -801,6 +801,20 @@ async def test_direct_post_sends_what_httpx_would_send() -> None:
     assert [host for host, _ in timed] == ["127.0.0.1", "127.0.0.1"]
 
 
+async def test_direct_post_leaves_framing_headers_to_httpx() -> None:
+    clients = HttpClients()
+    try:
+        async with Upstream() as up:
+            c = clients.get("direct", "", UpstreamTimeouts(connect=2, idle=5))
+            r = await clients.post(c, up.url + "/", {"Host": "upstream.test"}, b"{}")
+            await r.aread()
+    finally:
+        await clients.aclose()
+    (req,) = up.requests
+    assert req.header("host") == ["upstream.test"]
+    assert req.header("content-length") == ["2"]
+
+
 async def test_direct_post_refuses_header_injection() -> None:
     clients = HttpClients()
     try:
