@@ -175,7 +175,7 @@ async def _serve(start: _Start) -> int:
         await store.close()
         return _fail("refusing to start", exc, 2)
     _announce(gateway, config, listen_port)
-    server = _server_for(gateway, port=listen_port)
+    server = _server_for(gateway, port=listen_port, own_process=True)
     try:
         await server.serve()
     finally:
@@ -213,6 +213,7 @@ def _server_for(
     stop: threading.Event | None = None,
     host: str | None = None,
     port: int | None = None,
+    own_process: bool = False,
 ) -> GatewayServer:
     def limits() -> ConnectionLimits:
         current = gateway.runtime.config.limits
@@ -226,6 +227,7 @@ def _server_for(
         stop=stop,
         host=host,
         port=port,
+        own_process=own_process,
     )
 
 

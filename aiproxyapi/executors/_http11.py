@@ -17,7 +17,7 @@ from typing import cast
 import httptools
 import httpx
 
-__all__ = ["Connection", "send_request"]
+__all__ = ["Connection", "check_head", "send_bytes", "send_request"]
 
 _HIGH_WATER = 512 * 1024  # buffered body bytes at which reading from the socket pauses
 _JOIN_LIMIT = 256 * 1024  # bodies up to this size go out in one write with the head
@@ -321,20 +321,29 @@ async def send_request(conn: Connection, request: httpx.Request, write: float | 
         head += (name, b": ", value, b"\r\n")
     head.append(b"\r\n")
     data = b"".join(head)
-    lines = len(head) // 4 + 1
-    if data.count(b"\n") != lines or data.count(b"\r") != lines:
-        raise httpx.LocalProtocolError("a line break inside the request line or a header")
+    check_head(data, len(head) // 4 + 1)
     try:
         body = request.content
     except httpx.RequestNotRead:
         await _send_stream(conn, data, request, write)
         return
+    await send_bytes(conn, data, body, write)
+
+
+async def send_bytes(conn: Connection, head: bytes, body: bytes, write: float | None) -> None:
+    """Write a checked request head (request line, header lines, blank line) and its body."""
     if len(body) > _JOIN_LIMIT:
-        conn.write(data)
+        conn.write(head)
         conn.write(body)
     else:
-        conn.write(data + body if body else data)
+        conn.write(head + body if body else head)
     await conn.drain(write)
+
+
+def check_head(head: bytes, lines: int) -> None:
+    """Refuse a head whose `lines` line ends are not all: a CR or LF smuggled into a value."""
+    if head.count(b"\n") != lines or head.count(b"\r") != lines:
+        raise httpx.LocalProtocolError("a line break inside the request line or a header")
 
 
 async def _send_stream(

@@ -8,7 +8,7 @@ judge, with the credential's key scrubbed from anything the upstream echoed.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import ClassVar, Protocol
 
 import httpx
@@ -17,6 +17,7 @@ import msgspec
 from aiproxyapi.credential import ApiKeyCredential, Credential
 from aiproxyapi.errors import UpstreamFailure
 from aiproxyapi.executors.http import HttpClients, UpstreamTimeouts
+from aiproxyapi.executors.transport import pooled_chunks
 from aiproxyapi.formats.dialect import Format
 
 __all__ = [
@@ -142,8 +143,8 @@ class HttpExecutor:
         headers.update(auth)
         headers["content-type"] = "application/json"
         headers["accept"] = accept or ("text/event-stream" if call.stream else "application/json")
-        request = client.build_request("POST", url, content=body, headers=headers)
-        return await open_upstream(client, request, secrets, self.dialect)
+        sending = self._clients.post(client, url, headers, body)
+        return await _judged(sending, secrets, self.dialect)
 
 
 def key_of(credential: Credential) -> str:
@@ -173,8 +174,14 @@ async def open_upstream(
     client: httpx.AsyncClient, request: httpx.Request, secrets: Iterable[str], dialect: Format
 ) -> httpx.Response:
     """Send a request as a stream; a non-2xx answer or a transport error becomes UpstreamFailure."""
+    return await _judged(client.send(request, stream=True), secrets, dialect)
+
+
+async def _judged(
+    sending: Awaitable[httpx.Response], secrets: Iterable[str], dialect: Format
+) -> httpx.Response:
     try:
-        response = await client.send(request, stream=True)
+        response = await sending
     except httpx.TimeoutException as exc:
         raise UpstreamFailure(
             f"timed out ({type(exc).__name__})", status=None, timed_out=True
@@ -215,7 +222,7 @@ async def read_answer(response: httpx.Response, *, what: str = "reading the answ
     parts: list[bytes] = []
     size = 0
     try:
-        async for chunk in response.aiter_bytes():
+        async for chunk in pooled_chunks(response) or response.aiter_bytes():
             size += len(chunk)
             if size > ANSWER_BODY_LIMIT:
                 raise UpstreamFailure("upstream answer exceeds the size limit", status=None)

@@ -90,6 +90,16 @@ class GatewayMetrics:
         )
         registry.register(_StateCollector(gateway))
         ProcessCollector(registry=registry)
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        # prometheus_client's labels() validates and locks on every call; a child once made
+        # stays the same object, so it is looked up here by (metric, labels) instead.
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def observe(self, record: UsageRecord) -> None:
         """Count one finished request."""
@@ -98,10 +108,11 @@ class GatewayMetrics:
         if dialect is None:
             dialect = self._dialects[route] = dialect_of(route)
         provider = record.provider or "-"
-        self.requests.labels(route, dialect, provider, str(record.status)).inc()
-        self.duration.labels(route, provider).observe(record.latency_ms / 1000.0)
+        child = self._child
+        child(self.requests, route, dialect, provider, str(record.status)).inc()
+        child(self.duration, route, provider).observe(record.latency_ms / 1000.0)
         if record.ttft_ms is not None:
-            self.first_token.labels(route, provider).observe(record.ttft_ms / 1000.0)
+            child(self.first_token, route, provider).observe(record.ttft_ms / 1000.0)
         if not record.provider:
             return
         model = record.upstream_model or "-"
@@ -113,15 +124,15 @@ class GatewayMetrics:
         )
         for kind, count in zip(_TOKEN_KINDS, counts, strict=True):
             if count:
-                self.tokens.labels(provider, model, kind).inc(count)
+                child(self.tokens, provider, model, kind).inc(count)
         # Records carry a price once the usage book prices them; until then only tokens count.
         cost = getattr(record, "cost_usd", None)
         if isinstance(cost, int | float) and cost > 0:
-            self.cost.labels(provider, model).inc(cost)
+            child(self.cost, provider, model).inc(cost)
 
     def observe_upstream(self, host: str, seconds: float) -> None:
         """Count one upstream attempt's time to response headers."""
-        self.upstream.labels(host).observe(seconds)
+        self._child(self.upstream, host).observe(seconds)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of everything."""

@@ -53,6 +53,8 @@ class Admission:
         self.ledger = ledger
         self._store = store
         self._pending: set[asyncio.Task[None]] = set()
+        self._settling: list[tuple[UsageRecord, float]] = []
+        self._settler: asyncio.Task[None] | None = None
         self._dirty = asyncio.Event()
         self._changes = 0
         self._saved = 0
@@ -74,23 +76,36 @@ class Admission:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # a record outside the serving loop (tests, tools) counts against nothing
-        task = loop.create_task(
-            self.ledger.settle(
-                record.client,
-                record.request_id,
-                record.requested_model,
-                cost_of(record),
-                record.total_tokens,
-                # A cached answer says nothing about what the upstream charges.
-                served=not record.failed and not record.cache_hit,
-                now=time.time(),
-            )
-        )
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        self._settling.append((record, time.time()))
+        if self._settler is None:
+            # One task settles every record that finishes meanwhile, not one task per record.
+            task = self._settler = loop.create_task(self._settle_queued())
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
         if cost_of(record) > 0:  # only spend is persisted; rates and tokens are per minute
             self._changes += 1
             self._dirty.set()
+
+    async def _settle_queued(self) -> None:
+        try:
+            while self._settling:
+                batch, self._settling = self._settling, []
+                for record, now in batch:
+                    try:
+                        await self.ledger.settle(
+                            record.client,
+                            record.request_id,
+                            record.requested_model,
+                            cost_of(record),
+                            record.total_tokens,
+                            # A cached answer says nothing about what the upstream charges.
+                            served=not record.failed and not record.cache_hit,
+                            now=now,
+                        )
+                    except Exception:
+                        log.exception("settling request %s failed", record.request_id)
+        finally:
+            self._settler = None
 
     async def release(self, client: str, request_id: str) -> None:
         """Free the reservation of a request that ended without a usage record."""

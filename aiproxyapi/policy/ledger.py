@@ -15,6 +15,7 @@ The interface is async so a shared implementation (Redis) can take the place of
 from __future__ import annotations
 
 import abc
+import functools
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -117,12 +118,19 @@ class Ledger(abc.ABC):
 
 def day_of(now: float) -> str:
     """The UTC day of a unix time."""
-    return datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m-%d")
+    return _calendar(int(now // 3600))[0]
 
 
 def month_of(now: float) -> str:
     """The UTC month of a unix time."""
-    return datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m")
+    return _calendar(int(now // 3600))[1]
+
+
+@functools.lru_cache(maxsize=64)
+def _calendar(hour: int) -> tuple[str, str]:
+    # UTC hours are whole multiples of 3600 s in unix time: one date format per hour.
+    moment = datetime.fromtimestamp(hour * 3600, tz=UTC)
+    return moment.strftime("%Y-%m-%d"), moment.strftime("%Y-%m")
 
 
 def next_day(now: float) -> float:

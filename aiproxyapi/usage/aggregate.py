@@ -9,6 +9,7 @@ bounded list of recent ones. :meth:`UsageBook.snapshot` copies the state into a
 from __future__ import annotations
 
 import copy
+import functools
 from collections import deque
 from datetime import UTC, datetime
 
@@ -80,12 +81,20 @@ class UsageSnapshot(msgspec.Struct, frozen=True, kw_only=True):
 
 def day_key(timestamp: float) -> str:
     """The UTC day bucket of a unix timestamp, ``"YYYY-MM-DD"``."""
-    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d")
+    return _hour_names(int(timestamp // 3600))[0]
 
 
 def hour_key(timestamp: float) -> str:
     """The UTC hour bucket of a unix timestamp, ``"YYYY-MM-DDTHH"``."""
-    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%dT%H")
+    return _hour_names(int(timestamp // 3600))[1]
+
+
+@functools.lru_cache(maxsize=64)
+def _hour_names(hour: int) -> tuple[str, str]:
+    # Unix time has no leap seconds, so UTC hours are whole multiples of 3600 s: formatting a
+    # date (the dearest part of counting a record) happens once per hour, not per record.
+    moment = datetime.fromtimestamp(hour * 3600, tz=UTC)
+    return moment.strftime("%Y-%m-%d"), moment.strftime("%Y-%m-%dT%H")
 
 
 def _bump(buckets: dict[str, Tally], key: str, record: UsageRecord) -> bool:

@@ -1,8 +1,9 @@
 """Per-request usage records in a SQLite file: the default store, under the auth-dir.
 
 WAL mode, so the readers of ``GET /usage`` never wait on the writer; one writer thread takes
-records from a queue and inserts them in batches (one transaction each), so ``add`` costs the
-event loop a queue put. Reads run in worker threads on their own connections. The file is
+records from a queue and inserts them in batches (one transaction each). ``add`` costs the
+event loop a list append: records gather on the loop for up to ``_HANDOFF_SECONDS`` and reach
+the writer as one batch, so the thread wakes (and takes the GIL) per batch, not per request. Reads run in worker threads on their own connections. The file is
 created 0600. Only constants are spliced into SQL; values always travel as parameters.
 """
 
@@ -38,6 +39,7 @@ __all__ = ["SqliteRecords"]
 log = logging.getLogger("aiproxyapi.usage")
 
 _BATCH = 500
+_HANDOFF_SECONDS = 0.05
 
 _SQLITE_TYPES = {int: "INTEGER", float: "REAL", bool: "INTEGER", str: "TEXT"}
 
@@ -47,8 +49,12 @@ class SqliteRecords(RecordStore):
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._queue: queue.SimpleQueue[UsageRecord | threading.Event | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[UsageRecord] | threading.Event | None] = (
+            queue.SimpleQueue()
+        )
         self._writer: threading.Thread | None = None
+        self._gathered: list[UsageRecord] = []
+        self._handoff: asyncio.TimerHandle | None = None
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, timeout=30.0)
@@ -78,9 +84,28 @@ class SqliteRecords(RecordStore):
         connection.close()
 
     def add(self, record: UsageRecord) -> None:
-        """Queue a record for the writer thread."""
-        if self._writer is not None:
-            self._queue.put(record)
+        """Queue a record for the writer thread (with the others of the next few ms)."""
+        if self._writer is None:
+            return
+        gathered = self._gathered
+        gathered.append(record)
+        if len(gathered) >= _BATCH:
+            self._hand_over()
+        elif self._handoff is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self._hand_over()  # no loop to wait on (a tool, a test): hand it over now
+                return
+            self._handoff = loop.call_later(_HANDOFF_SECONDS, self._hand_over)
+
+    def _hand_over(self) -> None:
+        if self._handoff is not None:
+            self._handoff.cancel()
+            self._handoff = None
+        if self._gathered:
+            batch, self._gathered = self._gathered, []
+            self._queue.put(batch)
 
     def _write_loop(self) -> None:
         connection = self._connect()
@@ -99,7 +124,7 @@ class SqliteRecords(RecordStore):
                 elif isinstance(item, threading.Event):
                     waiters.append(item)
                 else:
-                    batch.append(row_of(item))
+                    batch.extend(row_of(record) for record in item)
                 if stopping or len(batch) >= _BATCH or self._queue.empty():
                     break
                 item = self._queue.get()
@@ -119,6 +144,7 @@ class SqliteRecords(RecordStore):
         """Wait for the writer to reach everything queued so far."""
         if self._writer is None or not self._writer.is_alive():
             return
+        self._hand_over()
         done = threading.Event()
         self._queue.put(done)
         await asyncio.to_thread(done.wait, wait_seconds)
@@ -127,6 +153,7 @@ class SqliteRecords(RecordStore):
         """Drain the queue and stop the writer."""
         writer, self._writer = self._writer, None
         if writer is not None and writer.is_alive():
+            self._hand_over()
             self._queue.put(None)
             await asyncio.to_thread(writer.join, 30.0)
 

@@ -23,8 +23,9 @@ import httpx
 import pytest
 import uvloop
 
+from aiproxyapi.executors.base import read_answer
 from aiproxyapi.executors.http import HttpClients, UpstreamTimeouts
-from aiproxyapi.executors.transport import PooledTransport
+from aiproxyapi.executors.transport import PooledTransport, pooled_chunks
 
 # -- a tiny server -------------------------------------------------------------------------------
 
@@ -269,6 +270,35 @@ async def test_content_encoding_is_left_to_httpx() -> None:
         assert (await c.get("/")).text == "decoded by httpx" * 100
         async with c.stream("GET", "/") as r:
             assert b"".join([part async for part in r.aiter_raw()]) == packed
+
+
+async def test_answers_read_whole_skip_httpx_only_when_it_would_decode_nothing() -> None:
+    packed = gzip.compress(b"decoded by httpx" * 100)
+
+    async def respond(req: Req, writer: asyncio.StreamWriter) -> None:
+        if req.target == "/gzip":
+            writer.write(answer(packed, headers=(("Content-Encoding", "gzip"),)))
+        else:
+            writer.write(answer(b"plain " * 1000))
+
+    clients = HttpClients()
+    try:
+        async with Upstream(respond) as up:
+            c = clients.get("direct", "", UpstreamTimeouts(connect=2, idle=5))
+            r = await clients.post(c, up.url + "/gzip", {}, b"")
+            assert pooled_chunks(r) is None
+            assert await read_answer(r) == b"decoded by httpx" * 100
+            await r.aclose()
+            r = await clients.post(c, up.url + "/plain", {}, b"")
+            assert pooled_chunks(r) is not None
+            assert await read_answer(r) == b"plain " * 1000
+            await r.aclose()
+            async with c.stream("POST", up.url + "/plain") as wrapped:
+                assert pooled_chunks(wrapped) is None  # httpx's own response: httpx reads it
+                assert await read_answer(wrapped) == b"plain " * 1000
+            assert up.connections == 1  # every body was read to its end: one connection
+    finally:
+        await clients.aclose()
 
 
 async def test_chunks_stream_before_the_body_ends() -> None:
@@ -745,6 +775,60 @@ async def test_client_factory_uses_the_pooled_transport_only_without_a_proxy(
         await clients.aclose()
 
 
+async def test_direct_post_sends_what_httpx_would_send() -> None:
+    clients = HttpClients()
+    timed: list[tuple[str, float]] = []
+    clients.on_upstream_headers = lambda host, seconds: timed.append((host, seconds))
+    headers = {"x-entry": "e", "authorization": "Bearer k", "accept": "application/json"}
+    headers["User-Agent"] = "custom/1"
+    try:
+        async with Upstream() as up:
+            c = clients.get("direct", "", UpstreamTimeouts(connect=2, idle=5))
+            url = f"{up.url}/v1/chat/completions?alt=sse"
+            sent = await c.send(c.build_request("POST", url, content=b"{}", headers=headers))
+            direct = await clients.post(c, url, headers, b"{}")
+            assert (direct.status_code, await direct.aread()) == (
+                200,
+                b"POST /v1/chat/completions?alt=sse 2",
+            )
+            await direct.aclose()
+            await sent.aclose()
+    finally:
+        await clients.aclose()
+    via_httpx, via_post = up.requests
+    assert (via_post.method, via_post.target, via_post.body) == ("POST", via_httpx.target, b"{}")
+    assert via_post.headers == via_httpx.headers
+    assert [host for host, _ in timed] == ["127.0.0.1", "127.0.0.1"]
+
+
+async def test_direct_post_leaves_framing_headers_to_httpx() -> None:
+    clients = HttpClients()
+    try:
+        async with Upstream() as up:
+            c = clients.get("direct", "", UpstreamTimeouts(connect=2, idle=5))
+            r = await clients.post(c, up.url + "/", {"Host": "upstream.test"}, b"{}")
+            await r.aread()
+    finally:
+        await clients.aclose()
+    (req,) = up.requests
+    assert req.header("host") == ["upstream.test"]
+    assert req.header("content-length") == ["2"]
+
+
+async def test_direct_post_refuses_header_injection() -> None:
+    clients = HttpClients()
+    try:
+        async with Upstream() as up:
+            c = clients.get("direct", "", UpstreamTimeouts(connect=2, idle=5))
+            with pytest.raises(httpx.LocalProtocolError):
+                await clients.post(c, up.url + "/", {"x-a": "1\r\nx-b: 2"}, b"")
+            with pytest.raises(httpx.UnsupportedProtocol):
+                await clients.post(c, "ftp://127.0.0.1/", {}, b"")
+            assert up.requests == []
+    finally:
+        await clients.aclose()
+
+
 # -- the same on uvloop --------------------------------------------------------------------------
 
 _ON_UVLOOP = [
@@ -770,6 +854,7 @@ _ON_UVLOOP = [
     test_connection_closed_by_the_server_while_idle_is_replaced,
     test_thousand_concurrent_requests,
     test_tls_with_sni_against_a_self_signed_server,
+    test_direct_post_sends_what_httpx_would_send,
 ]
 
 
