@@ -16,6 +16,7 @@ import httpx
 
 from aiproxyapi.canonical import Event, StreamEnd, StreamError, Usage
 from aiproxyapi.errors import UpstreamFailure
+from aiproxyapi.executors.transport import pooled_chunks
 from aiproxyapi.formats import Format, codec_for, openai_chat
 from aiproxyapi.formats.codec import ErrorInfo, StreamDecoder
 from aiproxyapi.formats.sse import SSEDecoder, SSEEvent
@@ -53,7 +54,7 @@ async def open_stream(runtime: Runtime, inbound: Inbound, plan: Plan, sink: Usag
 
     async def attempt(candidate: Candidate) -> _Opened:
         dialect, upstream, response = await open_candidate(runtime, plan, candidate, stream=True)
-        chunks = response.aiter_bytes()
+        chunks = pooled_chunks(response) or response.aiter_bytes()
         try:
             first = await anext(chunks, b"")
         except httpx.HTTPError as exc:
