@@ -1,11 +1,11 @@
 """Shared fixtures: fake upstreams and the gateway process harness live in tests/support."""
 
-import os
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings
 
+from tests.support.hardening import PROFILE
 from tests.support.sdk_clients import close_tracked
 
 pytest_plugins = ["tests.support.fixtures"]
@@ -13,11 +13,11 @@ pytest_plugins = ["tests.support.fixtures"]
 # Property tests judge correctness, never speed: a busy CI machine must not fail them on time.
 # HARDENING_PROFILE picks how hard they search: "quick" (every run) or "long" (tests/run-long).
 settings.register_profile("project", deadline=None)
-settings.register_profile("quick", parent=settings.get_profile("project"), max_examples=100)
+settings.register_profile("quick", parent=settings.get_profile("project"))
 settings.register_profile(
     "long", parent=settings.get_profile("project"), max_examples=2000, print_blob=True
 )
-settings.load_profile(os.environ.get("HARDENING_PROFILE", "quick"))
+settings.load_profile(PROFILE)
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,8 @@ The relay turns a `TranslationError` from `decode_request` into a 400 and a `Val
 `TypeError` or `KeyError` from `decode_response` into a 502; stream decoders and
 `decode_error` take anything an upstream sends. Any other exception would be a 500 with a
 stack trace, so these tests feed each codec JSON built from its own vocabulary (to reach deep
-paths) and from random text. The example count follows HARDENING_PROFILE (tests/conftest.py).
+paths), from random text and with bytes that are not UTF-8. The example count follows
+HARDENING_PROFILE (tests/support/hardening.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiproxyapi.canonical import (
@@ -34,6 +35,7 @@ from aiproxyapi.canonical import (
 from aiproxyapi.formats import Format, codec_for
 from aiproxyapi.formats.codec import ErrorInfo, TranslationError
 from aiproxyapi.formats.sse import SSEEvent
+from tests.support.hardening import examples
 
 DIALECTS = list(Format)
 EVENT_TYPES = (BlockDelta, BlockStart, BlockStop, StreamEnd, StreamError, StreamStart, UsageUpdate)
@@ -67,6 +69,13 @@ json_values = st.recursive(
     max_leaves=30,
 )
 json_objects = st.dictionaries(keys, json_values, max_size=6)
+# JSON whose strings hold bytes that are not UTF-8 (msgspec raises UnicodeDecodeError for them).
+not_utf8 = st.builds(
+    lambda key, junk: b'{"' + key.encode() + b'": "' + junk + b'", "type": "x"}',
+    st.sampled_from(VOCABULARY),
+    st.sampled_from([b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"a\xfe"]),
+)
+wire_bytes = json_values.map(msgspec.json.encode) | st.binary(max_size=40) | not_utf8
 
 
 def messages_shaped(dialect: Format) -> st.SearchStrategy[dict[str, Any]]:
@@ -89,6 +98,7 @@ def bodies(dialect: Format) -> st.SearchStrategy[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.value)
+@settings(max_examples=examples(40))
 @given(data=st.data())
 def test_decode_request_raises_only_translation_errors(
     dialect: Format, data: st.DataObject
@@ -105,6 +115,7 @@ def test_decode_request_raises_only_translation_errors(
 
 
 @pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.value)
+@settings(max_examples=examples(40))
 @given(body=json_objects)
 def test_decode_response_raises_only_what_the_relay_turns_into_a_502(
     dialect: Format, body: dict[str, Any]
@@ -117,11 +128,12 @@ def test_decode_response_raises_only_what_the_relay_turns_into_a_502(
 
 
 @pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.value)
+@settings(max_examples=examples(40))
 @given(
     events=st.lists(
         st.tuples(
             st.sampled_from(["", "message", "error", "ping", *VOCABULARY[-12:]]),
-            json_values.map(msgspec.json.encode) | st.binary(max_size=40),
+            wire_bytes,
         ),
         max_size=8,
     )
@@ -145,9 +157,10 @@ def test_stream_decoders_take_any_upstream_events(
 
 
 @pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.value)
+@settings(max_examples=examples(40))
 @given(
     status=st.integers(min_value=100, max_value=599),
-    body=json_values.map(msgspec.json.encode) | st.binary(max_size=80),
+    body=wire_bytes,
 )
 def test_decode_error_reads_anything(dialect: Format, status: int, body: bytes) -> None:
     info = codec_for(dialect).decode_error(status, body)
@@ -193,6 +206,7 @@ def texts(request: Request) -> tuple[list[str], list[tuple[str, str]]]:
 
 
 @pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.value)
+@settings(max_examples=examples(40))
 @given(system=st.one_of(st.just(""), plain_text), pairs=turns)
 def test_a_request_round_trip_keeps_roles_and_text(
     dialect: Format, system: str, pairs: list[tuple[Role, str]]
@@ -207,6 +221,7 @@ def test_a_request_round_trip_keeps_roles_and_text(
 
 
 @pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.value)
+@settings(max_examples=examples(40))
 @given(text=plain_text, stop=st.sampled_from([StopReason.END, StopReason.MAX_TOKENS]))
 def test_a_response_round_trip_keeps_text_and_stop_reason(
     dialect: Format, text: str, stop: StopReason

@@ -111,7 +111,7 @@ class ChatStreamDecoder:
             return self._end()
         try:
             payload = msgspec.json.decode(data)
-        except (msgspec.DecodeError, RecursionError):
+        except (msgspec.DecodeError, UnicodeError, RecursionError):
             return []  # not an event of this dialect (a stray keep-alive line)
         if isinstance(payload, dict) and payload.get("error") is not None:
             return self._fail(_stream_error(payload["error"]))
