@@ -243,3 +243,22 @@ def test_a_gemini_role_that_is_not_a_string_is_a_translation_error(role: object)
     body = {"model": "m1", "contents": [{"role": role, "parts": [{"text": "hi"}]}]}
     with pytest.raises(TranslationError, match="role"):
         codec_for(Format.GEMINI).decode_request(body)
+
+
+@pytest.mark.invariant(11)
+@pytest.mark.parametrize(
+    "data", [b"{not json", b'{"choices": "\xff"}', b"[1, 2"], ids=["not-json", "not-utf8", "cut"]
+)
+def test_an_unreadable_openai_chunk_ends_the_stream_as_failed(data: bytes) -> None:
+    # It was skipped as if it were a keep-alive, and the stream then ended as a success.
+    decoder = codec_for(Format.OPENAI_CHAT).stream_decoder()
+    start = b'{"id": "c1", "choices": [{"index": 0, "delta": {"content": "a"}}]}'
+    decoder.feed(SSEEvent("", start, b""))
+    events = decoder.feed(SSEEvent("", data, b""))
+    assert [type(e) for e in events] == [StreamError]
+    assert not any(isinstance(e, StreamEnd) for e in decoder.feed(SSEEvent("", b"[DONE]", b"")))
+
+
+def test_a_stray_text_line_in_an_openai_stream_is_still_skipped() -> None:
+    decoder = codec_for(Format.OPENAI_CHAT).stream_decoder()
+    assert decoder.feed(SSEEvent("", b"keep-alive", b"")) == []
