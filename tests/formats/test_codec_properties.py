@@ -98,7 +98,7 @@ def bodies(dialect: Format) -> st.SearchStrategy[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.value)
-@settings(max_examples=examples(40))
+@settings(max_examples=examples(25))
 @given(data=st.data())
 def test_decode_request_raises_only_translation_errors(
     dialect: Format, data: st.DataObject
@@ -115,7 +115,7 @@ def test_decode_request_raises_only_translation_errors(
 
 
 @pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.value)
-@settings(max_examples=examples(40))
+@settings(max_examples=examples(25))
 @given(body=json_objects)
 def test_decode_response_raises_only_what_the_relay_turns_into_a_502(
     dialect: Format, body: dict[str, Any]
@@ -128,7 +128,7 @@ def test_decode_response_raises_only_what_the_relay_turns_into_a_502(
 
 
 @pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.value)
-@settings(max_examples=examples(40))
+@settings(max_examples=examples(25))
 @given(
     events=st.lists(
         st.tuples(
@@ -157,7 +157,7 @@ def test_stream_decoders_take_any_upstream_events(
 
 
 @pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.value)
-@settings(max_examples=examples(40))
+@settings(max_examples=examples(25))
 @given(
     status=st.integers(min_value=100, max_value=599),
     body=wire_bytes,
@@ -206,7 +206,7 @@ def texts(request: Request) -> tuple[list[str], list[tuple[str, str]]]:
 
 
 @pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.value)
-@settings(max_examples=examples(40))
+@settings(max_examples=examples(25))
 @given(system=st.one_of(st.just(""), plain_text), pairs=turns)
 def test_a_request_round_trip_keeps_roles_and_text(
     dialect: Format, system: str, pairs: list[tuple[Role, str]]
@@ -221,7 +221,7 @@ def test_a_request_round_trip_keeps_roles_and_text(
 
 
 @pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.value)
-@settings(max_examples=examples(40))
+@settings(max_examples=examples(25))
 @given(text=plain_text, stop=st.sampled_from([StopReason.END, StopReason.MAX_TOKENS]))
 def test_a_response_round_trip_keeps_text_and_stop_reason(
     dialect: Format, text: str, stop: StopReason
