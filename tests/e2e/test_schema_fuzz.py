@@ -30,9 +30,9 @@ from tests.management.support import SECRET, mgmt_config
 from tests.support.configs import CLIENT_KEY, gateway_config, openai_entry
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gateway import GatewayProcess
-from tests.support.hardening import examples
+from tests.support.hardening import LONG, examples
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(7200 if LONG else 600)]
 
 CHECKS = [
     not_a_server_error,
