@@ -217,7 +217,11 @@ def _server_for(
 ) -> GatewayServer:
     def limits() -> ConnectionLimits:
         current = gateway.runtime.config.limits
-        return ConnectionLimits(current.header_timeout_seconds, current.client_idle_seconds)
+        return ConnectionLimits(
+            current.header_timeout_seconds,
+            current.client_idle_seconds,
+            body_seconds=current.body_timeout_seconds,
+        )
 
     return build_server(
         application(gateway),

@@ -68,6 +68,7 @@ def test_a_missing_key_is_a_401(headers: dict[str, str], query: dict[str, str]) 
         "sk-ünïcödé-key-\udcff",
     ],
 )
+@pytest.mark.invariant(2)
 def test_a_wrong_key_is_a_401_that_never_echoes_it(wrong: str) -> None:
     with pytest.raises(ClientRequestError) as caught:
         KEYS.authenticate({"authorization": wrong}, {})
@@ -99,6 +100,7 @@ def test_open_mode_lets_everyone_in() -> None:
 
 
 @pytest.mark.parametrize("placeholder", ["your-api-key-1", "your-api-key-2", "your-api-key-3"])
+@pytest.mark.invariant(8)
 def test_the_sample_placeholder_keys_are_refused_even_on_loopback(placeholder: str) -> None:
     with pytest.raises(UnsafeConfigError, match=placeholder):
         check_access_safety("127.0.0.1", [KEY, placeholder])

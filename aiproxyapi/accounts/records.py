@@ -65,7 +65,7 @@ def parse_record(name: str, raw: bytes) -> AccountRecord:
     """Parse one record; RecordError says what is wrong without quoting secrets."""
     try:
         data = _json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeError):
         raise RecordError("not valid JSON") from None
     if not isinstance(data, dict):
         raise RecordError("not a JSON object")

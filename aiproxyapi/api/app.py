@@ -20,6 +20,7 @@ from aiproxyapi.api.metrics import metrics
 from aiproxyapi.api.openai import chat_completions, list_models
 from aiproxyapi.api.panel import panel_asset, panel_page
 from aiproxyapi.api.responses import create_response
+from aiproxyapi.api.schema import client_schema
 from aiproxyapi.api.system import banner, health, health_head, usage
 from aiproxyapi.errors import GatewayError
 from aiproxyapi.gateway import Gateway
@@ -39,6 +40,7 @@ def create_app(gateway: Gateway) -> Litestar:
             usage,
             metrics,
             list_models,
+            client_schema,
             chat_completions,
             completions,
             embeddings,

@@ -49,6 +49,8 @@ def parse_object(body: bytes) -> dict[str, Any]:
     """The body as a JSON object, or a 400 that says what is wrong."""
     try:
         value = _json.decode(body)
+    except UnicodeError:
+        raise ClientRequestError("the request body is not valid UTF-8") from None
     except msgspec.DecodeError as exc:
         raise ClientRequestError(f"the request body is not valid JSON: {exc}") from None
     except RecursionError:

@@ -59,7 +59,7 @@ class RedisCache(ResponseCache):
             return None
         try:
             return self._decoder.decode(raw)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeError):
             return None
 
     async def put(self, key: str, answer: CachedAnswer) -> None:

@@ -164,12 +164,20 @@ class Limits(_Node, frozen=True):
     """A client must send a request's whole header block within this time, or is cut off."""
     client_idle_seconds: float = 120.0
     """A client that reads nothing of a response for this long is cut off."""
+    body_timeout_seconds: float = 60.0
+    """A client must send a request's whole body within this time after its headers."""
 
     def __post_init__(self) -> None:
         if self.max_body_mb <= 0:
             raise ValueError("`max-body-mb` must be positive")
-        if self.header_timeout_seconds <= 0 or self.client_idle_seconds <= 0:
-            raise ValueError("`header-timeout-seconds` and `client-idle-seconds` must be positive")
+        if (
+            min(self.header_timeout_seconds, self.client_idle_seconds, self.body_timeout_seconds)
+            <= 0
+        ):
+            raise ValueError(
+                "`header-timeout-seconds`, `body-timeout-seconds` and `client-idle-seconds`"
+                " must be positive"
+            )
 
     @property
     def max_body_bytes(self) -> int:

@@ -80,7 +80,7 @@ class ConversationStore:
             return []
         try:
             return _decoder.decode(raw).messages
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeError):
             return []
 
     async def append(

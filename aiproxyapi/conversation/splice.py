@@ -55,7 +55,7 @@ def stream_answer_message(dialect: Format, chunks: list[bytes], *, sse: bool) ->
         # Gemini's default stream: one JSON array of whole responses.
         try:
             items = _json.decode(b"".join(chunks))
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeError):
             return None
         events = [
             SSEEvent("", data, data) for data in (msgspec.json.encode(item) for item in items)

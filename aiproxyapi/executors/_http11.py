@@ -21,6 +21,7 @@ __all__ = ["Connection", "check_head", "send_bytes", "send_request"]
 
 _HIGH_WATER = 512 * 1024  # buffered body bytes at which reading from the socket pauses
 _JOIN_LIMIT = 256 * 1024  # bodies up to this size go out in one write with the head
+_HEAD_LIMIT = 256 * 1024  # an answer's status line and headers; past it the answer is refused
 
 
 class Connection(asyncio.Protocol):
@@ -32,6 +33,7 @@ class Connection(asyncio.Protocol):
         "_chunks",
         "_drain",
         "_error",
+        "_head_bytes",
         "_head_only",
         "_interim",
         "_last_rx",
@@ -65,6 +67,7 @@ class Connection(asyncio.Protocol):
         self._chunks: list[bytes] = []
         self._buffered = 0
         self._body_size = 0
+        self._head_bytes = 0
         self._last_rx = 0.0
         self._read_paused = False
         self._write_paused = False
@@ -90,7 +93,7 @@ class Connection(asyncio.Protocol):
         self._interim = False
         self._error = None
         self._chunks = []
-        self._buffered = self._body_size = self.status = 0
+        self._buffered = self._body_size = self._head_bytes = self.status = 0
         self.reason = b""
         self.headers = []
         self.busy = True
@@ -218,12 +221,19 @@ class Connection(asyncio.Protocol):
             self.keep_alive = False
             self.close()
             return
+        if not self.head_done:
+            self._head_bytes += len(data)
         try:
             parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._protocol_error("unexpected protocol upgrade")
         except httptools.HttpParserError as exc:
             self._protocol_error(f"malformed response: {exc}")
+        else:
+            if not self.head_done and self._head_bytes > _HEAD_LIMIT:
+                # httptools buffers a header until it ends: a hostile upstream could grow it
+                # without bound.
+                self._protocol_error("the answer's headers exceed 256 KiB")
         self._wake()
 
     def eof_received(self) -> bool | None:

@@ -90,7 +90,7 @@ def assemble_response(raw: bytes) -> dict[str, Any]:
             continue
         try:
             payload = _json.decode(event.data)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeError):
             continue
         if not isinstance(payload, dict):
             continue
@@ -115,7 +115,7 @@ def usage_limit_wait(body: bytes, now: float) -> float | None:
     """Seconds until a `usage_limit_reached` 429 resets (`resets_in_seconds` or `resets_at`)."""
     try:
         error = _json.decode(body).get("error")
-    except (msgspec.DecodeError, AttributeError):
+    except (msgspec.DecodeError, UnicodeError, AttributeError):
         return None
     if not isinstance(error, dict) or error.get("type") != "usage_limit_reached":
         return None

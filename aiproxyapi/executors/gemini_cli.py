@@ -108,7 +108,7 @@ def _unwrap_event(data: bytes) -> bytes:
         return b""
     try:
         payload = _json.decode(data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeError):
         return b"data: " + data + b"\n\n"
     return b"data: " + msgspec.json.encode(_unwrap(payload)) + b"\n\n"
 
@@ -197,7 +197,7 @@ class GeminiCliExecutor(OAuthExecutor):
             await response.aclose()
         try:
             unwrapped = msgspec.json.encode(_unwrap(_json.decode(raw)))
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeError):
             raise UpstreamFailure("unreadable Code Assist answer", status=502) from None
         return rewrap(response, unwrapped, "application/json")
 
@@ -247,7 +247,7 @@ class GeminiCliExecutor(OAuthExecutor):
             await response.aclose()
         try:
             decoded = _json.decode(raw)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeError):
             raise UpstreamFailure(f"unreadable {method} answer", status=502) from None
         return decoded if isinstance(decoded, dict) else {}
 
@@ -256,7 +256,7 @@ def retry_delay(body: bytes) -> float | None:
     """Seconds from a Google error's `RetryInfo.retryDelay` ("0.84s"), else `quotaResetDelay`."""
     try:
         decoded = _json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeError):
         return None
     if isinstance(decoded, list) and decoded:
         decoded = decoded[0]

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["SSEDecoder", "SSEEvent"]
+__all__ = ["SSEDecoder", "SSEEvent", "SSETooLarge"]
+
+
+class SSETooLarge(ValueError):
+    """An event grew past the decoder's limit without ending (a line that never ends)."""
 
 
 class SSEEvent:
@@ -45,7 +49,7 @@ class SSEDecoder:
         buffer = self._buffer + chunk if self._buffer else chunk
         if b"\n\n" not in buffer:
             if len(buffer) > self._limit:
-                raise ValueError("an SSE event exceeded the size limit")
+                raise SSETooLarge("an SSE event exceeded the size limit")
             self._buffer = buffer
             return []
         blocks = buffer.split(b"\n\n")

@@ -96,7 +96,7 @@ def decode_json(raw: bytes) -> Any:
     """A JSON document, or a 400 `invalid body`."""
     try:
         return _decoder.decode(raw)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
         raise ManagementError(400, "invalid body", "the body is not valid JSON") from None
 
 

@@ -23,6 +23,7 @@ from aiproxyapi.management.guard import callback_guard, management_guard
 from aiproxyapi.management.oauth_maps import oauth_map_handlers
 from aiproxyapi.management.oauth_routes import callback_handlers, login_handlers
 from aiproxyapi.management.providers import PROVIDER_KINDS, provider_handlers
+from aiproxyapi.management.schema_route import management_schema
 from aiproxyapi.management.settings import SETTINGS, setting_handlers
 
 __all__ = ["PREFIX", "management_router"]
@@ -58,6 +59,7 @@ def _handlers() -> list[ControllerRouterHandler]:
     for name in ("oauth-excluded-models", "oauth-model-alias"):
         found.extend(oauth_map_handlers(name))
     found.extend(login_handlers())
+    found.append(management_schema)
     modules = (config_routes, keys, auth_files, pool_routes, usage_routes, log_routes)
     for module in modules:
         for name in module.__all__:

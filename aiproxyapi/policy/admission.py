@@ -122,7 +122,7 @@ class Admission:
             return
         try:
             saved = msgspec.json.decode(raw, type=_SpendFile)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeError):
             log.error("key spend document is unreadable; budgets start from zero")
             return
         self.ledger.import_spend(saved.spend)

@@ -19,7 +19,7 @@ from aiproxyapi.errors import UpstreamFailure
 from aiproxyapi.executors.transport import pooled_chunks
 from aiproxyapi.formats import Format, codec_for, openai_chat
 from aiproxyapi.formats.codec import ErrorInfo, StreamDecoder
-from aiproxyapi.formats.sse import SSEDecoder, SSEEvent
+from aiproxyapi.formats.sse import SSEDecoder, SSEEvent, SSETooLarge
 from aiproxyapi.formats.translate import StreamTranslator
 from aiproxyapi.relay.plan import Plan, UpstreamBody
 from aiproxyapi.relay.send import open_candidate
@@ -264,6 +264,9 @@ async def _pump(
     except httpx.HTTPError as exc:
         status = 502
         yield relay.fail(f"the upstream stream failed ({type(exc).__name__})")
+    except SSETooLarge:
+        status = 502
+        yield relay.fail("the upstream sent a stream event over the size limit")
     finally:
         # Closing the reader now stops its task at once, not when the generator is collected.
         await chunks.aclose()

@@ -1,11 +1,13 @@
-"""uvicorn's HTTP/1.1 protocol with the two deadlines it lacks: header read, stalled reader.
+"""uvicorn's HTTP/1.1 protocol with the deadlines it lacks: header read, body read, stalled reader.
 
 uvicorn times out idle keep-alive connections only, and any byte cancels that timer; a client
 trickling a header a byte at a time (slowloris) would hold its connection forever. Here every
 request's header block must arrive within a deadline counted from its first byte (or from the
-connection's opening). And a client whose socket stays full (it reads nothing) for too long is
-aborted: uvicorn already stops writing while the transport is paused, so the stream waits, the
-upstream read waits, and this timer ends the wait. Both cost one timer per event, none per chunk.
+connection's opening), and its body within a second deadline counted from the end of the
+headers: a body trickled slowly, or a `Content-Length` larger than what is sent, ends there.
+And a client whose socket stays full (it reads nothing) for too long is aborted: uvicorn
+already stops writing while the transport is paused, so the stream waits, the upstream read
+waits, and this timer ends the wait. Each costs one timer per event, none per chunk.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class ConnectionLimits:
 
     header_seconds: float
     stalled_reader_seconds: float
+    body_seconds: float = 60.0
 
 
 def guarded_protocol(limits: Callable[[], ConnectionLimits]) -> type[asyncio.Protocol]:
@@ -72,6 +75,7 @@ class _GuardedProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._limits = self.current_limits()
         self._header_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
         self._stall_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -96,6 +100,15 @@ class _GuardedProtocol(HttpToolsProtocol):
         if cycle is not None:
             # Read when the app task starts, which happens after this returns.
             cycle.send = _yielding_send(cycle)
+        # Cancelled by on_message_complete, which for a body-less request follows at once.
+        if self._body_timer is None:
+            self._body_timer = self.loop.call_later(self._limits.body_seconds, self._body_too_slow)
+
+    def on_message_complete(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+        super().on_message_complete()
 
     def pause_writing(self) -> None:
         super().pause_writing()
@@ -121,6 +134,12 @@ class _GuardedProtocol(HttpToolsProtocol):
             log.info("closing a connection whose request headers did not arrive in time")
             self.transport.close()
 
+    def _body_too_slow(self) -> None:
+        self._body_timer = None
+        if not self.transport.is_closing():
+            log.info("closing a connection whose request body did not arrive in time")
+            self.transport.close()
+
     def _reader_stalled(self) -> None:
         self._stall_timer = None
         if not self.transport.is_closing():
@@ -129,7 +148,7 @@ class _GuardedProtocol(HttpToolsProtocol):
             self.transport.abort()
 
     def _cancel_timers(self) -> None:
-        for timer in (self._header_timer, self._stall_timer):
+        for timer in (self._header_timer, self._body_timer, self._stall_timer):
             if timer is not None:
                 timer.cancel()
-        self._header_timer = self._stall_timer = None
+        self._header_timer = self._body_timer = self._stall_timer = None

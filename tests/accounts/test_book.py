@@ -120,6 +120,7 @@ def test_refresh_is_due_at_expiry_minus_the_provider_lead(
     assert sorted(book.due()) == ["claude-a.json", "qwen-a.json"]
 
 
+@pytest.mark.invariant(5)
 async def test_twenty_concurrent_callers_share_one_refresh(
     book: AccountBook, provider: Provider
 ) -> None:
@@ -134,6 +135,7 @@ async def test_twenty_concurrent_callers_share_one_refresh(
     assert {g.access_token.reveal() for g in grants} == {"tok-2"}
 
 
+@pytest.mark.invariant(5)
 async def test_the_new_record_is_stored_before_its_token_is_used(
     book: AccountBook, store: WatchedStore, tmp_path: Path, clock: FakeClock
 ) -> None:
@@ -150,6 +152,7 @@ async def test_the_new_record_is_stored_before_its_token_is_used(
     assert account.last_refresh == clock()
 
 
+@pytest.mark.invariant(5)
 async def test_a_refreshed_record_that_cannot_be_stored_is_kept_and_stored_later(
     book: AccountBook, store: WatchedStore, provider: Provider, clock: FakeClock
 ) -> None:

@@ -91,6 +91,7 @@ def test_provider_specific_fields() -> None:
         (b'{"type": "vertex", "service_account": {"client_email": "x"}}', "private_key"),
     ],
 )
+@pytest.mark.invariant(4)
 def test_broken_records_say_what_is_wrong_without_quoting_secrets(raw: bytes, message: str) -> None:
     with pytest.raises(RecordError, match=message) as caught:
         parse_record("bad.json", raw)

@@ -80,6 +80,7 @@ def test_example_documents_every_key() -> None:
     assert not missing, f"keys of schema.py absent from config.example.yaml: {sorted(missing)}"
 
 
+@pytest.mark.invariant(8)
 def test_example_avoids_cliproxyapi_placeholders() -> None:
     assert "your-api-key" not in EXAMPLE.read_text()
 
@@ -241,6 +242,7 @@ def test_unknown_strategy() -> None:
         "host: !!python/name:os.system ''\n",
     ],
 )
+@pytest.mark.invariant(16)
 def test_unsafe_tags_are_refused(text: str) -> None:
     error = _error(text)
     assert error.line == 1
@@ -344,6 +346,7 @@ def test_merge_keys_work() -> None:
         f"remote-management:\n  secret-key: {CANARY}\nport: x\n",
     ],
 )
+@pytest.mark.invariant(4)
 def test_secrets_never_appear_in_errors(text: str) -> None:
     error = _error(text)
     assert CANARY not in str(error)
@@ -351,6 +354,7 @@ def test_secrets_never_appear_in_errors(text: str) -> None:
     assert CANARY not in error.message
 
 
+@pytest.mark.invariant(4)
 def test_secrets_are_masked_even_if_a_check_quotes_them(monkeypatch: pytest.MonkeyPatch) -> None:
     # A future __post_init__ might quote a value by mistake; the loader masks it anyway.
     def convert(data: Any, target: Any) -> Any:

@@ -98,6 +98,7 @@ def test_stream_with_client_usage_keeps_usage_chunk_and_done(
     assert '"prompt_tokens":3' in data[-2].replace(" ", "")
 
 
+@pytest.mark.invariant(3)
 def test_passthrough_keeps_unknown_fields_and_rewrites_only_model(
     fake_upstream: FakeUpstream, gateway_factory: GatewayFactory
 ) -> None:

@@ -243,6 +243,7 @@ def hanging_endpoint() -> Iterator[tuple[str, threading.Event]]:
         thread.join(5)
 
 
+@pytest.mark.invariant(5)
 def test_a_process_killed_during_a_refresh_leaves_a_usable_record(
     fake_oauth: FakeOAuth,
     fake_upstream: FakeUpstream,

@@ -121,6 +121,7 @@ def test_500_on_the_only_key_is_retried_after_its_cooldown(
     assert time.monotonic() - started >= 0.9
 
 
+@pytest.mark.invariant(12)
 def test_client_error_is_returned_as_is_and_cools_nothing(
     fake_upstream: FakeUpstream, gateway_factory: GatewayFactory
 ) -> None:
@@ -165,6 +166,7 @@ def test_priority_tier_and_fill_first(
     assert keys_used(backup) == ["sk-b1"]
 
 
+@pytest.mark.invariant(11)
 def test_no_retry_after_the_first_byte(
     fake_upstream: FakeUpstream, gateway_factory: GatewayFactory
 ) -> None:

@@ -61,6 +61,7 @@ def test_new_client_key_works_within_two_seconds(
     ],
     ids=["yaml-syntax", "invalid-value", "unknown-key", "empty-file", "placeholder-key"],
 )
+@pytest.mark.invariant(6)
 def test_invalid_config_keeps_the_old_one(
     fake_upstream: FakeUpstream, gateway_factory: GatewayFactory, broken: str
 ) -> None:
@@ -97,6 +98,7 @@ def test_cooldowns_survive_a_reload(
     ]
 
 
+@pytest.mark.invariant(6)
 def test_in_flight_request_finishes_on_its_snapshot(
     fake_upstream: FakeUpstream, gateway_factory: GatewayFactory
 ) -> None:

@@ -20,6 +20,7 @@ def canary(kind: str) -> str:
     return f"sk-canary-{kind}-{uuid.uuid4().hex}"
 
 
+@pytest.mark.invariant(2, 4)
 def test_no_secret_reaches_logs_usage_or_other_clients(
     fake_upstream: FakeUpstream, gateway_factory: GatewayFactory
 ) -> None:

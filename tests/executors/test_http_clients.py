@@ -29,6 +29,7 @@ async def test_one_client_per_effective_proxy() -> None:
 @pytest.mark.parametrize(
     "proxy", ["", "direct", "socks5://127.0.0.1:1080", "http://127.0.0.1:3128"]
 )
+@pytest.mark.invariant(1)
 async def test_clients_never_follow_redirects_and_use_idle_timeouts(proxy: str) -> None:
     clients = HttpClients()
     try:

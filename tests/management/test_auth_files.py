@@ -125,6 +125,7 @@ TRAVERSALS = [
 
 
 @pytest.mark.parametrize("name", TRAVERSALS)
+@pytest.mark.invariant(10)
 def test_names_that_could_leave_auth_dir_are_refused(
     shared_gateway: GatewayProcess, name: str
 ) -> None:
@@ -148,6 +149,7 @@ def test_names_that_could_leave_auth_dir_are_refused(
     )
 
 
+@pytest.mark.invariant(10)
 def test_a_symlink_in_auth_dir_is_never_followed(shared_gateway: GatewayProcess) -> None:
     secret_file = shared_gateway.tmp_path / "outside-secret.json"
     secret_file.write_text(json.dumps({"type": "claude", "access_token": "outside-canary-7d"}))

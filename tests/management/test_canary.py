@@ -45,6 +45,7 @@ READS = [
 ]
 
 
+@pytest.mark.invariant(2)
 def test_no_secret_in_any_management_answer(
     fake_upstream: FakeUpstream, start_gateway: GatewayFactory
 ) -> None:

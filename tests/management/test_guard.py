@@ -19,6 +19,7 @@ pytestmark = pytest.mark.e2e
 ROUTES = ["/config", "/config.yaml", "/debug", "/api-keys", "/auth-files", "/usage", "/logs"]
 
 
+@pytest.mark.invariant(8)
 def test_without_a_secret_every_route_is_404(
     fake_upstream: FakeUpstream, start_gateway: GatewayFactory
 ) -> None:
@@ -31,6 +32,7 @@ def test_without_a_secret_every_route_is_404(
     assert "debug: true" not in gateway.config_path.read_text()
 
 
+@pytest.mark.invariant(8)
 def test_missing_and_wrong_keys_are_refused(shared_gateway: GatewayProcess) -> None:
     with mgmt(shared_gateway, key=None) as client:
         missing = client.get("/config")
@@ -129,6 +131,7 @@ def _reachable(address: str, port: int) -> bool:
 
 
 @pytest.mark.parametrize("allow_remote", [False, True], ids=["denied", "allowed"])
+@pytest.mark.invariant(8)
 def test_remote_callers_need_allow_remote(
     fake_upstream: FakeUpstream, start_gateway: GatewayFactory, allow_remote: bool
 ) -> None:
@@ -174,6 +177,7 @@ def test_forwarding_headers_count_only_from_a_trusted_proxy(
         assert client.get("/debug").status_code == 200
 
 
+@pytest.mark.invariant(8)
 def test_a_same_host_proxy_that_is_not_trusted_counts_as_remote(
     shared_gateway: GatewayProcess,
 ) -> None:

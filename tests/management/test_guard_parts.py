@@ -88,6 +88,7 @@ remote-management:
 # Building the whole app meets the deprecation warning of a proxy route's path parameter.
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.parametrize("allow", [False, True])
+@pytest.mark.invariant(8)
 async def test_a_non_loopback_peer_needs_allow_remote(tmp_path: Path, allow: bool) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(CONFIG.format(auth_dir=tmp_path / "auths", allow=str(allow).lower()))
@@ -152,6 +153,7 @@ def test_masks_tell_keys_apart_and_round_trip() -> None:
         "a\x00.json",
     ],
 )
+@pytest.mark.invariant(10)
 def test_record_names_outside_the_allow_list(name: str) -> None:
     with pytest.raises(ManagementError) as raised:
         checked_auth_name(name)

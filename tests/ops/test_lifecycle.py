@@ -145,6 +145,7 @@ def metric(base_url: str, name: str, **labels: str) -> float:
     return 0.0
 
 
+@pytest.mark.invariant(6)
 def test_many_sighup_reloads_drop_no_request(
     fake_upstream: FakeUpstream, gateway_factory: GatewayFactory
 ) -> None:

@@ -55,6 +55,7 @@ def limited(fake_upstream: FakeUpstream, gateway_factory: GatewayFactory) -> Gat
     return gateway_factory(gateway_config(entry, limits=limits))
 
 
+@pytest.mark.invariant(14)
 def test_a_client_trickling_headers_is_cut_off(limited: GatewayProcess) -> None:
     with socket.create_connection(("127.0.0.1", limited.port), timeout=5) as sock:
         sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n")
@@ -86,6 +87,7 @@ def test_a_silent_connection_is_closed(limited: GatewayProcess) -> None:
         assert closed_by_peer(sock)
 
 
+@pytest.mark.invariant(14, 15)
 def test_a_client_that_stops_reading_is_cut_off_and_the_upstream_call_stops(
     fake_upstream: FakeUpstream, limited: GatewayProcess
 ) -> None:
@@ -105,6 +107,7 @@ def test_a_client_that_stops_reading_is_cut_off_and_the_upstream_call_stops(
     assert "client stopped reading" in limited.log_text()
 
 
+@pytest.mark.invariant(14)
 def test_a_slow_reader_keeps_the_gateway_memory_bounded(
     fake_upstream: FakeUpstream, gateway_factory: GatewayFactory
 ) -> None:

@@ -33,6 +33,7 @@ def wait_files(
     return files
 
 
+@pytest.mark.invariant(4)
 def test_request_log_writes_one_redacted_file_per_request(
     fake_upstream: FakeUpstream, gateway_factory: GatewayFactory
 ) -> None:

@@ -69,6 +69,7 @@ def test_the_key_follows_what_shapes_the_answer() -> None:
     )  # type: ignore[arg-type]
 
 
+@pytest.mark.invariant(13)
 async def test_redis_down_is_a_miss_not_a_failure() -> None:
     from tests.support.gateway import free_port
 

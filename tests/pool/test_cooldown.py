@@ -106,6 +106,7 @@ def test_400_about_the_credit_balance_blames_the_account() -> None:
 
 
 @pytest.mark.parametrize("status", [400, 413, 422])
+@pytest.mark.invariant(12)
 def test_plain_client_errors_blame_the_client_and_cool_nothing(status: int) -> None:
     body = b'{"error":{"message":"messages: field required"}}'
     assert verdict(status, body=body) == (Blame.CLIENT, 0.0, False, False)

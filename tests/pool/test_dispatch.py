@@ -104,6 +104,7 @@ async def test_a_failed_credential_rests_and_the_next_one_answers(
 
 
 @pytest.mark.parametrize("status", [400, 413, 422])
+@pytest.mark.invariant(12)
 async def test_a_client_fault_is_returned_at_once_and_cools_nothing(status: int) -> None:
     d = dispatcher()
     body = b'{"error":{"message":"messages: field required","type":"invalid_request_error"}}'

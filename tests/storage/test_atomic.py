@@ -48,6 +48,7 @@ def test_overwrites_existing_file(tmp_path: Path) -> None:
     assert _names(tmp_path) == ["a.json"]
 
 
+@pytest.mark.invariant(7)
 def test_mode_is_exact_despite_umask(tmp_path: Path, strict_umask: None) -> None:
     target = tmp_path / "public.txt"
     write_atomic(target, b"x", mode=0o644)
@@ -70,6 +71,7 @@ def test_leaves_existing_directory_mode_alone(tmp_path: Path) -> None:
     assert _mode(directory) == 0o755
 
 
+@pytest.mark.invariant(7)
 def test_temp_file_has_final_mode_before_first_byte(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -98,6 +100,7 @@ def test_partial_os_write_is_completed(tmp_path: Path, monkeypatch: pytest.Monke
     assert (tmp_path / "big.bin").read_bytes() == payload
 
 
+@pytest.mark.invariant(7)
 def test_failed_replace_keeps_old_file_and_no_temp(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -114,6 +117,7 @@ def test_failed_replace_keeps_old_file_and_no_temp(
     assert _names(tmp_path) == ["a.json"]
 
 
+@pytest.mark.invariant(7)
 def test_failed_fsync_removes_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken_fsync(fd: int) -> None:
         raise OSError("disk gone")

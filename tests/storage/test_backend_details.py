@@ -33,6 +33,7 @@ async def files(tmp_path: Path) -> AsyncIterator[FileStore]:
 
 
 @posix_only
+@pytest.mark.invariant(7)
 async def test_files_are_0600_and_new_directories_0700(files: FileStore) -> None:
     old = os.umask(0o022)
     try:
@@ -64,6 +65,7 @@ async def test_links_temps_and_directories_are_not_records(
         await files.read_auth("link.json")
 
 
+@pytest.mark.invariant(7)
 async def test_start_sweeps_temps_a_crash_left(tmp_path: Path) -> None:
     auth_dir = tmp_path / "auths"
     auth_dir.mkdir()
@@ -97,6 +99,7 @@ def test_a_schema_must_be_a_plain_identifier() -> None:
         PostgresStore(PG_DSN, 'x"; DROP TABLE y; --')
 
 
+@pytest.mark.invariant(13)
 async def test_a_silent_server_times_out_within_the_bound() -> None:
     accepted: list[asyncio.StreamWriter] = []
 

@@ -35,6 +35,7 @@ async def files(tmp_path: Path) -> AsyncIterator[FileStore]:
     await store.close()
 
 
+@pytest.mark.invariant(4, 17)
 async def test_no_canary_reaches_the_files(files: FileStore) -> None:
     store = EncryptedStore(files, secrets.token_bytes(32))
     await store.write_auth("claude-a@b.com.json", RECORD)

@@ -179,6 +179,7 @@ def test_two_gateways_on_one_backend_see_each_others_changes(
             assert secret not in logs
 
 
+@pytest.mark.invariant(13)
 def test_backend_outage_keeps_serving_and_loses_no_write(
     remote: Remote, started: Callable[..., GatewayProcess], fake_upstream: FakeUpstream
 ) -> None:

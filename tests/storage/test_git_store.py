@@ -87,6 +87,7 @@ async def test_identical_bytes_make_no_commit(store: GitStore, remote: Remote) -
     assert remote.count() == before
 
 
+@pytest.mark.invariant(4, 17)
 async def test_commit_messages_name_the_document_never_its_content(
     store: GitStore, remote: Remote
 ) -> None:
@@ -105,6 +106,7 @@ async def test_commit_messages_name_the_document_never_its_content(
         assert message in log
 
 
+@pytest.mark.invariant(10)
 async def test_bad_names_never_reach_git(store: GitStore, remote: Remote) -> None:
     before = remote.count()
     for name in ("../escape", "a/b", ".hidden", ""):
@@ -113,6 +115,7 @@ async def test_bad_names_never_reach_git(store: GitStore, remote: Remote) -> Non
     assert remote.count() == before
 
 
+@pytest.mark.invariant(17)
 async def test_non_fast_forward_is_rebased_and_pushed(
     store: GitStore, remote: Remote, tmp_path: Path
 ) -> None:
@@ -149,6 +152,7 @@ async def test_same_document_edited_on_both_sides_keeps_our_whole_version(
     remote.head()
 
 
+@pytest.mark.invariant(17)
 async def test_refused_push_keeps_the_commit_and_pushes_it_later(
     store: GitStore, remote: Remote
 ) -> None:
@@ -308,6 +312,7 @@ def test_bad_branch_names_are_refused(tmp_path: Path) -> None:
             GitStore("/nowhere", branch=branch, local_path=tmp_path)
 
 
+@pytest.mark.invariant(17)
 def test_no_force_anywhere_in_the_push_path() -> None:
     import storage._gitsync as sync
 

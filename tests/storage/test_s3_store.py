@@ -123,6 +123,7 @@ async def test_an_existing_bucket_is_reused_and_prefixes_keep_stores_apart(
     await two.close()
 
 
+@pytest.mark.invariant(10)
 async def test_bad_names_never_reach_the_bucket(store: S3Store) -> None:
     for name in ("../escape", "a/b", ".hidden", ""):
         with pytest.raises(StoreError):

@@ -195,6 +195,7 @@ def test_the_registry_loads_lazily_and_fails_clearly(monkeypatch: pytest.MonkeyP
         load_backend("gone")
 
 
+@pytest.mark.invariant(4)
 def test_safe_url_drops_credentials_and_queries() -> None:
     assert safe_url("https://u:p@h.example:8443/x.git?token=t") == "https://h.example:8443/x.git"
 

@@ -112,6 +112,7 @@ async def test_file_format(path: Path) -> None:
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX file modes")
+@pytest.mark.invariant(7)
 async def test_file_is_0600_and_created_dir_is_0700(path: Path) -> None:
     store = UsageStore(path, UsageBook())
     add(store, record())
@@ -172,6 +173,7 @@ async def test_flush_writes_only_when_dirty(path: Path, count_writes: list[Path]
     assert count_writes == [path]
 
 
+@pytest.mark.invariant(7)
 async def test_interrupted_write_keeps_old_file_and_stays_dirty(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

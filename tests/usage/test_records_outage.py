@@ -60,6 +60,7 @@ class Switch:
         return parts._replace(netloc=f"127.0.0.1:{self.port}").geturl()
 
 
+@pytest.mark.invariant(13)
 async def test_an_outage_queues_records_and_reading_says_unavailable() -> None:
     await require_postgres()
     schema = unique_schema()

@@ -80,7 +80,7 @@ def decode_error(status: int, body: bytes) -> ErrorInfo:
     """An upstream error body; anything that is not Anthropic's envelope becomes a generic one."""
     try:
         value = _json.decode(body)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
         value = None
     error = value.get("error") if isinstance(value, dict) else None
     if isinstance(error, dict):

@@ -103,7 +103,7 @@ class ClaudeStreamDecoder:
             return []
         try:
             payload = _json.decode(event.data)
-        except (msgspec.DecodeError, RecursionError):
+        except (msgspec.DecodeError, UnicodeError, RecursionError):
             payload = None
         if not isinstance(payload, dict):
             self._done = True

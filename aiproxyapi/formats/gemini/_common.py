@@ -145,7 +145,7 @@ def args_object(arguments: str) -> dict[str, Any]:
         return {}
     try:
         value = _json.decode(arguments)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
         return {"raw": arguments}
     return value if isinstance(value, dict) else {"raw": arguments}
 

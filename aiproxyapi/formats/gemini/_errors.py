@@ -134,7 +134,7 @@ def decode_error(status: int, body: bytes) -> ErrorInfo:
     """An upstream error body: the envelope, the same in a one-element array, or anything."""
     try:
         payload: Any = _json.decode(body)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
         payload = None
     if isinstance(payload, list) and payload:
         payload = payload[0]

@@ -103,7 +103,8 @@ def _messages(body: dict[str, Any]) -> list[Message]:
         path = f"contents[{i}]"
         if not isinstance(content, dict):
             raise TranslationError(f"`{path}` must be an object", path)
-        role = _ROLES.get(content.get("role") or "user")
+        named = content.get("role") or "user"
+        role = _ROLES.get(named) if isinstance(named, str) else None
         if role is None:
             raise TranslationError("a turn's role must be user or model", at(path, "role"))
         parts = [

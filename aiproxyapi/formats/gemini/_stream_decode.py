@@ -88,7 +88,7 @@ class GeminiStreamDecoder:
             return []
         try:
             payload = _json.decode(data)
-        except (msgspec.DecodeError, RecursionError):
+        except (msgspec.DecodeError, UnicodeError, RecursionError):
             return self._fail(
                 StreamError(
                     message="the upstream sent an unreadable stream chunk",

@@ -188,7 +188,7 @@ def custom_input(arguments: str) -> str:
     """The free-text input of a custom tool call from its canonical arguments."""
     try:
         value = msgspec.json.decode(arguments)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeError):
         return arguments
     if isinstance(value, dict) and isinstance(value.get("input"), str):
         text: str = value["input"]

@@ -66,7 +66,7 @@ def decode_error(status: int, body: bytes) -> ErrorInfo:
     """
     try:
         payload: Any = _any.decode(body)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
         payload = None
     if isinstance(payload, list) and payload:
         payload = payload[0]  # some servers wrap the envelope in an array

@@ -44,6 +44,8 @@ def decode_request(body: bytes) -> dict[str, Any]:
     """Parse and check the fields the gateway relies on; every other field is kept as it is."""
     try:
         payload = _any_decoder.decode(body)
+    except UnicodeError:
+        raise ChatRequestError("the request body is not valid UTF-8") from None
     except msgspec.DecodeError as exc:
         raise ChatRequestError(f"the request body is not valid JSON: {exc}") from None
     except RecursionError:
@@ -98,7 +100,7 @@ def usage_from_body(body: bytes) -> Usage | None:
     """Usage of a non-streaming answer, or None when it has none or is not JSON."""
     try:
         carrier = _carrier_decoder.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
         return None
     return usage_from_wire(carrier.usage) if carrier.usage else None
 
@@ -122,7 +124,7 @@ class StreamTap:
             return True
         try:
             carrier = _carrier_decoder.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        except (msgspec.DecodeError, UnicodeError, RecursionError):
             return True
         if carrier.usage is not None:
             self.usage = usage_from_wire(carrier.usage)

@@ -110,7 +110,11 @@ class ChatStreamDecoder:
         """The chunk read as JSON first: an error event, or a chunk that is not one, ends it."""
         try:
             payload = msgspec.json.decode(data)
-        except (msgspec.DecodeError, RecursionError):
+        except (msgspec.DecodeError, UnicodeError, RecursionError):
+            if data.startswith((b"{", b"[")):
+                # A chunk that was meant as JSON and cannot be read: its content is lost, so
+                # the stream must not end as if it were complete.
+                return self._fail(StreamError(message="unreadable upstream chunk", status=502))
             return []  # not an event of this dialect (a stray keep-alive line)
         if isinstance(payload, dict) and payload.get("error") is not None:
             return self._fail(_stream_error(payload["error"]))

@@ -54,7 +54,7 @@ def decode_error(status: int, body: bytes, now: float | None = None) -> ErrorInf
     """An upstream error body: the OpenAI envelope, Codex's `detail`, or anything else."""
     try:
         payload: Any = _json.decode(body)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
         payload = None
     message, kind, code, retry = "", "", None, None
     if isinstance(payload, dict):

@@ -77,7 +77,7 @@ class ResponsesStreamDecoder:
             return []
         try:
             data = _json.decode(event.data)
-        except (msgspec.DecodeError, RecursionError):
+        except (msgspec.DecodeError, UnicodeError, RecursionError):
             data = None
         if not isinstance(data, dict):
             self._finished = True
