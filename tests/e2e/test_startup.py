@@ -56,7 +56,7 @@ def test_version() -> None:
     assert result.stdout.startswith("aiproxyapi ")
 
 
-def wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 10.0) -> bool:
+def wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         try:
