@@ -127,9 +127,14 @@ async def _serve_admitted(
     try:
         result = await until_disconnect(request, relay(runtime, inbound, call, shortcuts.sink))
     except ClientGone:
+        shortcuts.end_fill()
         return Response(b"", status_code=499)
     except TranslationError as exc:
+        shortcuts.end_fill()
         raise ClientRequestError(exc.message, param=exc.param) from None
+    except BaseException:
+        shortcuts.end_fill()
+        raise
     headers = {"x-request-id": inbound.request_id}
     if shortcuts.cache_on:
         headers[CACHE_HEADER] = "miss"
@@ -149,6 +154,7 @@ async def _serve_admitted(
         async def close_stream() -> None:
             # A client that leaves mid-stream cancels the sending task while the stream waits
             # at a yield; closing it here releases the upstream call now, not whenever GC runs.
+            shortcuts.end_fill()
             for stream in (chunks, upstream_chunks):
                 closer = getattr(stream, "aclose", None)
                 if closer is not None:

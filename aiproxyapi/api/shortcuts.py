@@ -40,6 +40,8 @@ CACHE_HEADER = "x-aiproxyapi-cache"
 CACHE_PRICING = "cache"
 """The pricing basis of an answer served from the response cache: no upstream cost."""
 STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+FILL_WAIT = 1.0
+"""Seconds a cache miss waits for an identical call's answer that is about to be kept."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -102,9 +104,14 @@ class Shortcuts:
             body=call.body,
         )
         if "no-cache" in directives:
+            cache.fills.start(self.key)
             return None
         hit = await cache.get(self.key)
-        if hit is not None:
+        if hit is None and await cache.fills.wait(self.key, FILL_WAIT):
+            hit = await cache.get(self.key)
+        if hit is None:
+            cache.fills.start(self.key)
+        else:
             self.record = self._hit_record()
             self.gateway.record_usage(self.record)
         return hit
@@ -114,8 +121,20 @@ class Shortcuts:
         self.record = record
         self.gateway.record_usage(record)
 
+    def end_fill(self) -> None:
+        """The call is over: calls waiting for its answer look in the cache again."""
+        cache = self.gateway.cache
+        if cache is not None and self.key:
+            cache.fills.end(self.key)
+
     async def keep(self, answer: CachedAnswer) -> None:
         """After a complete answer: fill the cache and extend the conversation."""
+        try:
+            await self._keep(answer)
+        finally:
+            self.end_fill()
+
+    async def _keep(self, answer: CachedAnswer) -> None:
         if self.record is None or self.record.status != 200 or answer.status != 200:
             return
         cache = self.gateway.cache

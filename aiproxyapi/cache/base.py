@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 import hashlib
+import time
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -13,7 +15,7 @@ from aiproxyapi.config.features import Cache, CacheScope
 if TYPE_CHECKING:
     from aiproxyapi.shared import RedisLink
 
-__all__ = ["CachedAnswer", "ResponseCache", "build_cache", "cache_key"]
+__all__ = ["CachedAnswer", "Fills", "ResponseCache", "build_cache", "cache_key"]
 
 # Fields that say who asks or how to bill, never what the answer is.
 _NOISE = frozenset({"user", "metadata", "safety_identifier", "prompt_cache_key", "store"})
@@ -33,8 +35,57 @@ class CachedAnswer(msgspec.Struct, frozen=True):
         return sum(len(chunk) for chunk in self.chunks)
 
 
+class Fills:
+    """The answers this instance is fetching to cache, so an identical call can wait for one.
+
+    A client that has read a stream's last event may ask again before the stream's end reached
+    the gateway and the answer was kept; that call waits (bounded) for the fill in flight
+    instead of going upstream a second time. An entry left behind is ignored after `STALE`.
+    """
+
+    STALE = 300.0
+
+    def __init__(self) -> None:
+        self._open: dict[str, tuple[asyncio.Event, float]] = {}
+
+    def start(self, key: str) -> None:
+        """A call that will keep its answer under `key` is on its way upstream."""
+        if key not in self._open:
+            self._open[key] = (asyncio.Event(), time.monotonic())
+
+    def end(self, key: str) -> None:
+        """The call is over, its answer kept or not; whoever waits looks again."""
+        entry = self._open.pop(key, None)
+        if entry is not None:
+            entry[0].set()
+
+    async def wait(self, key: str, bound: float) -> bool:
+        """Wait up to `bound` seconds for the fill of `key`; False when there is none."""
+        entry = self._open.get(key)
+        if entry is None:
+            return False
+        event, started = entry
+        if time.monotonic() - started > self.STALE:
+            self._open.pop(key, None)
+            return False
+        try:
+            await asyncio.wait_for(event.wait(), bound)
+        except TimeoutError:
+            return False
+        return True
+
+
 class ResponseCache(abc.ABC):
     """Where cached answers live; a backend failure is a miss, never a failed request."""
+
+    _fills: Fills | None = None
+
+    @property
+    def fills(self) -> Fills:
+        """The fills in flight on this instance (not shared: another instance just misses)."""
+        if self._fills is None:
+            self._fills = Fills()
+        return self._fills
 
     @abc.abstractmethod
     async def get(self, key: str) -> CachedAnswer | None:
