@@ -134,10 +134,10 @@ class ChatStreamDecoder:
         # chunk of the wrong shape) is read the slow way, which tells those cases apart.
         try:
             chunk: _Chunk | list[Event] = _chunk_decoder.decode(data)
-        except (msgspec.ValidationError, RecursionError):
+        except (msgspec.DecodeError, UnicodeError, RecursionError):
+            # Not JSON, not UTF-8 or not a chunk: a stray keep-alive line is skipped, a chunk
+            # meant as JSON that cannot be read ends the stream as failed.
             chunk = self._checked(data)
-        except msgspec.DecodeError:
-            return []  # not an event of this dialect (a stray keep-alive line)
         if isinstance(chunk, _Chunk) and chunk.error is not None:
             chunk = self._checked(data)
         if isinstance(chunk, list):
