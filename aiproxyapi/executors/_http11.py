@@ -19,7 +19,7 @@ import httpx
 
 __all__ = ["Connection", "check_head", "send_bytes", "send_request"]
 
-_HIGH_WATER = 512 * 1024  # buffered body bytes at which reading from the socket pauses
+_HIGH_WATER = 64 * 1024  # buffered body bytes at which reading from the socket pauses
 _JOIN_LIMIT = 256 * 1024  # bodies up to this size go out in one write with the head
 _HEAD_LIMIT = 256 * 1024  # an answer's status line and headers; past it the answer is refused
 

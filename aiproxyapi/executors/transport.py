@@ -6,6 +6,8 @@ Executors keep using `httpx.AsyncClient.build_request` / `send(stream=True)` and
 * idle connections sit in a deque and are reused newest first (LIFO), so acquire and release
   are O(1) whatever the pool size; idle ones older than `keepalive_expiry`, or closed by the
   server, are dropped when met (the newest on acquire, the oldest on every acquire/release);
+  past the first `_KEEP_IDLE`, idle connections close after `_SURPLUS_EXPIRY` unused (a timer
+  sweeps them), so a burst's connections do not outlive it by the whole keep-alive expiry;
 * at most `max_connections` per origin exist (open, opening or in use); beyond that requests
   queue FIFO for a released connection or a freed slot, each for at most the pool timeout;
 * a connection is reused only after a complete body on a keep-alive answer; errors,
@@ -16,8 +18,8 @@ New connections go through `loop.create_connection` (TLS with SNI for https). Ho
 resolved by the loop's getaddrinfo; concurrent lookups for one host share one call and the
 answer is kept `_DNS_TTL` seconds, so a burst of new connections costs one lookup. IP literals
 skip resolution. A `check_resolved` hook sees every resolved address list before a connection
-is attempted and may refuse it (the SSRF guard of `aiproxyapi.egress`). Timeouts follow `request.extensions["timeout"]`: connect, pool, write (per
-blocked write) and read, which bounds each wait for bytes (an idle timeout, not a total).
+is attempted and may refuse it (the SSRF guard of `aiproxyapi.egress`). Timeouts follow
+`request.extensions["timeout"]`: connect, pool, write (per blocked write) and read, which bounds each wait for bytes (an idle timeout, not a total).
 Response bodies are raw (httpx decodes content-encoding) and stream as they arrive.
 """
 
@@ -43,6 +45,8 @@ _DRAIN_TIMEOUT = 1.0  # ...within this long, else the connection is closed
 _DNS_TTL = 30.0
 _PORTS = {b"http": 80, b"https": 443}
 _TARGETS = 1024  # parsed URLs kept for `post` (forgotten all at once when full)
+_KEEP_IDLE = 64  # idle connections per origin kept for the whole keep-alive expiry
+_SURPLUS_EXPIRY = 0.5  # idle connections past _KEEP_IDLE close after this long unused
 
 Address = tuple[int, str]  # (family, IP literal)
 
@@ -50,7 +54,17 @@ Address = tuple[int, str]  # (family, IP literal)
 class _Origin:
     """The connections to one (scheme, host, port)."""
 
-    __slots__ = ("_connect", "_expiry", "_limit", "closed", "idle", "live", "total", "waiters")
+    __slots__ = (
+        "_connect",
+        "_expiry",
+        "_limit",
+        "_sweep_timer",
+        "closed",
+        "idle",
+        "live",
+        "total",
+        "waiters",
+    )
 
     def __init__(
         self, connect: Callable[[float | None], Awaitable[Connection]], limit: int, expiry: float
@@ -63,6 +77,7 @@ class _Origin:
         self.live: set[Connection] = set()
         self.total = 0  # connections open, opening or promised to a waiter
         self.closed = False
+        self._sweep_timer: asyncio.TimerHandle | None = None
 
     async def acquire(
         self, pool_timeout: float | None, connect_timeout: float | None
@@ -108,10 +123,13 @@ class _Origin:
             if not waiter.done():
                 waiter.set_result(conn)
                 return
-        now = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        now = loop.time()
         conn.idle_since = now
         self.idle.append(conn)
         self._prune(now)
+        if len(self.idle) > _KEEP_IDLE and self._sweep_timer is None:
+            self._sweep_timer = loop.call_later(_SURPLUS_EXPIRY, self._sweep)
 
     def discard(self, conn: Connection) -> None:
         """A connection that must not be reused: close it and free its slot."""
@@ -121,6 +139,9 @@ class _Origin:
     def close(self) -> None:
         """Close every connection and fail every waiter."""
         self.closed = True
+        if self._sweep_timer is not None:
+            self._sweep_timer.cancel()
+            self._sweep_timer = None
         for conn in list(self.live):
             conn.close()
         self.live.clear()
@@ -166,9 +187,26 @@ class _Origin:
         self.total -= 1
 
     def _prune(self, now: float) -> None:
+        # The oldest idle connection is leftmost. A burst's surplus (past _KEEP_IDLE) goes soon
+        # after the burst, so a thousand connections opened for it do not stay for the expiry.
         idle = self.idle
-        while idle and (idle[0].closed or now - idle[0].idle_since >= self._expiry):
+        while idle:
+            oldest = now - idle[0].idle_since
+            if not (
+                idle[0].closed
+                or oldest >= self._expiry
+                or (len(idle) > _KEEP_IDLE and oldest >= _SURPLUS_EXPIRY)
+            ):
+                break
             self._drop(idle.popleft())
+
+    def _sweep(self) -> None:
+        """Close the surplus idle connections once no request has come to reuse them."""
+        self._sweep_timer = None
+        loop = asyncio.get_running_loop()
+        self._prune(loop.time())
+        if len(self.idle) > _KEEP_IDLE and not self.closed:
+            self._sweep_timer = loop.call_later(_SURPLUS_EXPIRY, self._sweep)
 
 
 def _pool_timeout(fut: asyncio.Future[Connection | None]) -> None:

@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 WINDOW = 60.0
+_TOKEN_BUCKET = 1.0  # seconds of answers counted in one tokens-per-minute entry
 # A reservation whose request never settled (a stream nobody read) stops counting after this.
 _STALE_RESERVATION = 900.0
 
@@ -151,7 +152,10 @@ def next_month(now: float) -> float:
 class _Key:
     spend: Spend = field(default_factory=Spend)
     admitted: deque[float] = field(default_factory=deque)
-    tokens: deque[tuple[float, int]] = field(default_factory=deque)
+    tokens: deque[list[float]] = field(default_factory=deque)
+    """[when, tokens]: the answers of up to a second after `when` share one entry, so a key
+    answering thousands of requests a second holds about 60 entries, not one per request
+    (their tokens leave the window with the first of them: up to a second early)."""
     reserved: dict[str, tuple[float, float]] = field(default_factory=dict)
     """request id -> (reserved USD, when)."""
     estimates: dict[str, float] = field(default_factory=dict)
@@ -229,7 +233,11 @@ class MemoryLedger(Ledger):
         state.spend.day_usd += cost
         state.spend.month_usd += cost
         if tokens:
-            state.tokens.append((now, tokens))
+            window = state.tokens
+            if window and now - window[-1][0] < _TOKEN_BUCKET:
+                window[-1][1] += tokens
+            else:
+                window.append([now, tokens])
         if served and model:
             state.estimates[model] = max(cost, state.estimates.get(model, 0.0))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -34,6 +34,7 @@ __all__ = ["Attempt", "Dispatcher", "RetryPolicy"]
 log = logging.getLogger("aiproxyapi.pool")
 
 T = TypeVar("T")
+_TIER_CACHE_LIMIT = 4096
 Attempt = Callable[[Candidate], Awaitable[T]]
 
 
@@ -59,6 +60,8 @@ class Dispatcher:
         self.state = state
         self.price_of = price_of
         """Candidate prices for the cheapest strategy."""
+        self._tiers: dict[int, tuple[tuple[Candidate, ...], list[Candidate]]] = {}
+        """The top tier of a route's whole candidate tuple, by the tuple's identity."""
 
     async def dispatch(self, route: Route, attempt: Attempt[T]) -> T:
         """Run `attempt` on candidates in pool order; return the first success."""
@@ -67,17 +70,18 @@ class Dispatcher:
         for round_number in range(policy.request_retry + 1):
             tried: set[str] = set()
             while not policy.max_retry_credentials or len(tried) < policy.max_retry_credentials:
-                available = self._available(route, tried)
+                tier = self._tier(route, tried)
                 turn = None
                 if self.state.turns is not None:
-                    turn = await self._shared_turn(route.model, available)
+                    turn = await self._shared_turn(route.model, tier)
                 candidate = pick(
                     policy.strategy,
                     self.state,
                     route.model,
-                    available,
+                    tier,
                     self.price_of,
                     turn=turn,
+                    tiered=True,
                 )
                 if candidate is None:
                     break
@@ -103,15 +107,33 @@ class Dispatcher:
             await asyncio.sleep(wait + random.uniform(0, min(1.0, wait / 4 + 0.05)))  # noqa: S311
         raise self._give_up(route, last)
 
-    async def _shared_turn(self, cursor: str, available: list[Candidate]) -> int | None:
+    async def _shared_turn(self, cursor: str, tier: Sequence[Candidate]) -> int | None:
         """A round-robin turn shared with other instances, when a choice is to be made."""
         turns = self.state.turns
         strategy = self.policy.strategy
-        if turns is None or strategy is not RoutingStrategy.ROUND_ROBIN:
-            return None
-        if len(top_tier(strategy, available)) < 2:
+        if turns is None or strategy is not RoutingStrategy.ROUND_ROBIN or len(tier) < 2:
             return None
         return await turns.next_turn(cursor)
+
+    def _tier(self, route: Route, tried: set[str]) -> Sequence[Candidate]:
+        """The top tier of the candidates that may be tried now.
+
+        The usual case (first try, nothing resting or blocked) costs no scan of the candidates:
+        the tier of a route's whole tuple is kept, so a pool of a thousand credentials picks as
+        fast as a pool of ten.
+        """
+        strategy = self.policy.strategy
+        candidates = route.candidates
+        if tried or not self.state.all_available():
+            return top_tier(strategy, self._available(route, tried))
+        kept = self._tiers.get(id(candidates))
+        if kept is not None and kept[0] is candidates:
+            return kept[1]
+        tier = top_tier(strategy, candidates)
+        if len(self._tiers) >= _TIER_CACHE_LIMIT:
+            self._tiers.clear()  # inferred routes are made per client-chosen name
+        self._tiers[id(candidates)] = (candidates, tier)
+        return tier
 
     def _available(self, route: Route, tried: set[str]) -> list[Candidate]:
         resting = self.state.resting_until

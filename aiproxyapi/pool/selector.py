@@ -31,12 +31,14 @@ def pick(
     price_of: PriceOf | None = None,
     *,
     turn: int | None = None,
+    tiered: bool = False,
 ) -> Candidate | None:
     """Choose among available candidates: the highest priority tier first, then the strategy.
 
     `turn` is a round-robin turn shared by several instances; without it the local cursor.
+    `tiered`: `available` is already the top tier (`top_tier` of the available candidates).
     """
-    tier = top_tier(strategy, available)
+    tier = available if tiered else top_tier(strategy, available)
     if not tier:
         return None
     if len(tier) == 1 or strategy is RoutingStrategy.FILL_FIRST:

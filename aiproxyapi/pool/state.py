@@ -82,6 +82,12 @@ class PoolState:
         """Told of this instance's own changes, to share them with other instances."""
         self.turns: TurnSource | None = None
         """Round-robin turns shared with other instances; None: the local cursors."""
+        self.rest_horizon = 0.0
+        """The latest end of any rest ever set: once the clock passes it, nothing rests."""
+
+    def all_available(self) -> bool:
+        """True when no pair rests and no credential is blocked, found without a scan."""
+        return not self.blocked and self.clock() >= self.rest_horizon
 
     def of(self, credential_id: str) -> CredentialState:
         """The state of one credential, created on first use."""
@@ -126,6 +132,7 @@ class PoolState:
         if previous is not None and previous.until > until:
             until = previous.until
         cooldown = state.cooldowns[model] = ModelCooldown(until, verdict.reason, level)
+        self.rest_horizon = max(self.rest_horizon, until)
         if self.listener is not None:
             self.listener.cooled(credential_id, model, cooldown)
 
@@ -160,6 +167,7 @@ class PoolState:
     ) -> None:
         """Rest a pair as another instance decided; a longer rest or higher level here stays."""
         state = self.of(credential_id)
+        self.rest_horizon = max(self.rest_horizon, until)
         previous = state.cooldowns.get(model)
         if previous is None:
             state.cooldowns[model] = ModelCooldown(until, reason, level)

@@ -17,6 +17,7 @@ import logging
 import signal
 import socket
 import ssl
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,8 +25,11 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 
 from aiproxyapi.config import Config
+from aiproxyapi.serving.accept import open_acceptors
+from aiproxyapi.serving.memory import IdleTrim
 from aiproxyapi.serving.protocol import ConnectionLimits, guarded_protocol
 
 __all__ = ["GatewayServer", "TlsFilesError", "build_server", "check_tls_files"]
@@ -74,6 +78,8 @@ class GatewayServer(uvicorn.Server):
         self._drain_seconds = drain_seconds
         self._stop = stop
         self._own_process = own_process
+        # Process-wide memory is the process's to release: not an embedding program's.
+        self._idle_trim = IdleTrim() if own_process else None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         """uvicorn's start-up; then, in a process of its own, the garbage collector is tuned.
@@ -82,10 +88,51 @@ class GatewayServer(uvicorn.Server):
         process: frozen, the collector stops walking it. And the young generation is collected
         less often (see `_tune_collector`).
         """
-        await super().startup(sockets)
+        if sockets is None and self._accepts_itself():
+            await self._start_accepting()
+        else:
+            await super().startup(sockets)
         if self._own_process and not self.should_exit:
             # A second on, so the collection does not delay the first requests.
             asyncio.get_running_loop().call_later(_TUNE_AFTER, _tune_collector)
+
+    def _accepts_itself(self) -> bool:
+        """Under uvloop a host and port are served by `accept.Acceptor` (see its module)."""
+        config = self.config
+        loop = asyncio.get_running_loop()
+        return (
+            config.uds is None and config.fd is None and type(loop).__module__.startswith("uvloop")
+        )
+
+    async def _start_accepting(self) -> None:
+        # uvicorn's own start-up, with the listening sockets this module accepts on.
+        await self.lifespan.startup()
+        if self.lifespan.should_exit:
+            sys.exit(STARTUP_FAILURE)
+        config = self.config
+
+        def create_protocol() -> asyncio.Protocol:
+            protocol: asyncio.Protocol = config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state
+            )
+            return protocol
+
+        try:
+            acceptors = open_acceptors(
+                asyncio.get_running_loop(),
+                config.host,
+                config.port,
+                create_protocol,
+                tls=config.ssl,
+                backlog=config.backlog,
+            )
+        except OSError as exc:
+            log.error("%s", exc)
+            await self.lifespan.shutdown()
+            sys.exit(STARTUP_FAILURE)
+        self.servers = acceptors  # type: ignore[assignment]
+        self._log_started_message([sock for a in acceptors for sock in a.sockets])
+        self.started = True
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -108,9 +155,15 @@ class GatewayServer(uvicorn.Server):
             self.should_exit = True
 
     async def on_tick(self, counter: int) -> bool:
-        """uvicorn's tick, plus the embedding program's stop event."""
+        """uvicorn's tick (10 a second), plus the embedding program's stop event and, twice a
+        second, the check that releases memory after a burst (see `memory.IdleTrim`)."""
         if self._stop is not None and self._stop.is_set():
             self.should_exit = True
+        if self._idle_trim is not None and counter % 5 == 0:
+            state = self.server_state
+            self._idle_trim.tick(
+                state.total_requests, lambda: any(_busy(c) for c in state.connections)
+            )
         return await super().on_tick(counter)
 
     async def shutdown(self, sockets: Any = None) -> None:

@@ -280,3 +280,58 @@ async def test_only_blocked_credentials_is_no_credential_at_once() -> None:
     d.state.block("id-a", "refresh failed")
     with pytest.raises(NoCredentialError):
         await d.dispatch(pool_route("a"), Upstream(a="answer-a"))
+
+
+class _CountingState(PoolState):
+    """Pool state that counts the per-pair rest lookups a selection makes."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock=clock)
+        self.lookups = 0
+
+    def resting_until(self, credential_id: str, model: str) -> float:
+        self.lookups += 1
+        return super().resting_until(credential_id, model)
+
+
+async def test_a_large_pool_with_nothing_resting_picks_without_a_scan() -> None:
+    clock = FakeClock()
+    state = _CountingState(clock)
+    d = Dispatcher(RetryPolicy(strategy=RoutingStrategy.ROUND_ROBIN), state)
+    names = [f"c{i}" for i in range(1000)]
+    big = pool_route(names)
+    upstream = Upstream(**dict.fromkeys(names, "ok"))
+    for _ in range(2000):
+        await d.dispatch(big, upstream)
+    assert state.lookups == 0
+    assert upstream.calls == names + names  # round-robin over all, each once per round
+
+
+async def test_a_rest_or_a_block_is_honoured_on_the_kept_tier() -> None:
+    clock = FakeClock()
+    d = Dispatcher(RetryPolicy(strategy=RoutingStrategy.ROUND_ROBIN), PoolState(clock=clock))
+    pool = pool_route("abc")
+    upstream = Upstream(a="a", b="b", c="c")
+    for _ in range(3):
+        await d.dispatch(pool, upstream)  # the whole tier is kept now
+    d.state.record_failure("id-b", "gpt-4o", Verdict(Blame.QUOTA, 30.0, "quota"))
+    d.state.block("id-c", "refresh failed")
+    upstream.calls.clear()
+    for _ in range(4):
+        await d.dispatch(pool, upstream)
+    assert upstream.calls == ["a"] * 4
+    d.state.unblock("id-c")
+    clock.advance(31)  # the rest is over: the kept tier serves again, all three in turn
+    upstream.calls.clear()
+    for _ in range(6):
+        await d.dispatch(pool, upstream)
+    assert sorted(upstream.calls) == ["a", "a", "b", "b", "c", "c"]
+
+
+async def test_priority_tiers_hold_on_the_kept_tier() -> None:
+    d = Dispatcher(RetryPolicy(strategy=RoutingStrategy.ROUND_ROBIN), PoolState(clock=FakeClock()))
+    low, high = credential("low", priority=0), credential("high", priority=5)
+    pool = route("gpt-4o", candidate(low), candidate(high))
+    upstream = Upstream(low="low", high=failure(500))
+    assert await d.dispatch(pool, upstream) == "low"  # high failed over to low
+    assert upstream.calls == ["high", "low"]
