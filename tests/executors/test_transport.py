@@ -620,6 +620,22 @@ async def test_expired_idle_connections_are_replaced() -> None:
         await until(lambda: up.open == 1)  # the expired one was closed
 
 
+async def test_a_bursts_surplus_idle_connections_close_soon_after_it() -> None:
+    async def respond(req: Req, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.05)
+        await echo(req, writer)
+
+    async with Upstream(respond) as up, client(up, max_connections=200) as c:
+        await asyncio.gather(*(c.get(f"/{i}") for i in range(150)))
+        assert up.connections == 150
+        # 64 stay for the keep-alive expiry; the other 86 close after half a second unused.
+        await until(lambda: up.open == 64, limit=3.0)
+        await asyncio.sleep(0.7)
+        assert up.open == 64
+        await asyncio.gather(*(c.get(f"/again{i}") for i in range(64)))
+        assert up.connections == 150  # the kept ones served the next burst
+
+
 async def test_connection_closed_by_the_server_while_idle_is_replaced() -> None:
     async def respond(req: Req, writer: asyncio.StreamWriter) -> bool:
         await echo(req, writer)
