@@ -26,7 +26,12 @@ _CODEC_MODULES: dict[Format, str] = {
 }
 
 
+_CODECS: dict[Format, Codec] = {}
+
+
 def codec_for(dialect: Format) -> Codec:
-    """The codec of a dialect."""
-    codec: Codec = importlib.import_module(_CODEC_MODULES[dialect]).CODEC
+    """The codec of a dialect (its module imported on first use)."""
+    codec = _CODECS.get(dialect)
+    if codec is None:
+        codec = _CODECS[dialect] = importlib.import_module(_CODEC_MODULES[dialect]).CODEC
     return codec

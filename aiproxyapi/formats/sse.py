@@ -118,6 +118,9 @@ def _last_end(buffer: bytes, before: int) -> int:
 
 
 def _parse(block: bytes) -> SSEEvent | None:
+    if block.startswith(b"data: ") and b"\n" not in block:
+        # Nearly every event of a stream: one `data:` line and nothing else.
+        return SSEEvent("", block[6:], block + b"\n\n")
     event = ""
     data: list[bytes] = []
     for line in block.split(b"\n"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiproxyapi.canonical import Event, Request, StreamEnd, StreamError
+from aiproxyapi.canonical import BlockDelta, Event, Request, StreamEnd, StreamError
 from aiproxyapi.formats.codec import Codec, StreamDecoder, StreamEncoder
 from aiproxyapi.formats.sse import SSEEvent
 
@@ -75,11 +75,16 @@ class StreamTranslator:
     def _encode(self, events: list[Event]) -> bytes:
         if not events:
             return b""
+        feed = self._encoder.feed
+        if len(events) == 1:
+            event = events[0]
+            if type(event) is BlockDelta:  # nearly every event of a stream
+                return feed(event)
         parts = []
         for event in events:
             if isinstance(event, StreamEnd):
                 self.completed = True
             elif isinstance(event, StreamError):
                 self.errored = True
-            parts.append(self._encoder.feed(event))
+            parts.append(feed(event))
         return b"".join(parts)

@@ -57,6 +57,7 @@ def sse(payload: dict[str, Any]) -> bytes:
 
 class _Block:
     __slots__ = (
+        "delta_head",
         "index",
         "kind",
         "name",
@@ -80,6 +81,8 @@ class _Block:
         self.opened = False
         self.stopped = False
         self.wire = -1
+        self.delta_head = b""
+        """The bytes of this block's delta events before the JSON of their text."""
 
     def keep(self, delta: BlockDelta) -> None:
         """Keep a thinking delta's signature or redacted payload, if Anthropic issued it."""
@@ -130,6 +133,8 @@ class ClaudeStreamEncoder:
 
     def feed(self, event: Event) -> bytes:
         """The bytes for one canonical event."""
+        if type(event) is BlockDelta and self._started and not self._finished:
+            return self._delta(event)  # nearly every event: no framing list, no type ladder
         if self._finished:
             return b""
         if isinstance(event, StreamError):
@@ -259,25 +264,28 @@ class ClaudeStreamEncoder:
     def _text(self, block: _Block, text: str) -> bytes:
         if not text:
             return b""
-        if block.kind == "tool_call":
-            kind, key = "input_json_delta", "partial_json"
-        else:
-            kind, key = _DELTA[block.kind]
+        head = block.delta_head
+        if not head:
+            if block.kind == "tool_call":
+                kind, key = "input_json_delta", "partial_json"
+            else:
+                kind, key = _DELTA[block.kind]
+            head = b"".join(
+                (
+                    _DELTA_OPENING,
+                    str(block.wire).encode(),
+                    b',"delta":{"type":"',
+                    kind.encode(),
+                    b'","',
+                    key.encode(),
+                    b'":',
+                )
+            )
+            if block.wire >= 0:  # kept once the block has its place on the wire
+                block.delta_head = head
         # The bytes `sse` makes of {"type", "index", "delta": {"type", key: text}}, without
         # building the dicts: this is the event of nearly every streamed token.
-        return b"".join(
-            (
-                _DELTA_OPENING,
-                str(block.wire).encode(),
-                b',"delta":{"type":"',
-                kind.encode(),
-                b'","',
-                key.encode(),
-                b'":',
-                msgspec.json.encode(text),
-                b"}}\n\n",
-            )
-        )
+        return head + msgspec.json.encode(text) + b"}}\n\n"
 
     def _take_off_wire(self) -> bytes:
         block, self._live = self._live, None
