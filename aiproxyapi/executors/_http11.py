@@ -2,8 +2,9 @@
 
 A `Connection` carries one exchange at a time (no pipelining): `start` arms a fresh response
 parser, the caller writes the request, then `read_head` and `read_chunk` hand out what the
-parser callbacks collected. Body bytes are buffered between reads up to `_HIGH_WATER`, then the
-socket is paused until the reader catches up. Every failure is stored as an httpx exception
+parser callbacks collected. The socket is read `_READ_SIZE` bytes at a time into a shared
+buffer; body bytes are buffered between reads up to `_HIGH_WATER`, then the socket is paused
+until the reader catches up. Every failure is stored as an httpx exception
 and raised by the next read, so the transport's callers only ever see httpx errors.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import threading
 from typing import cast
 
 import httptools
@@ -20,11 +22,27 @@ import httpx
 __all__ = ["Connection", "check_head", "send_bytes", "send_request"]
 
 _HIGH_WATER = 64 * 1024  # buffered body bytes at which reading from the socket pauses
+_READ_SIZE = 16 * 1024  # bytes taken off the socket per read
+
+
+class _ReadBuffers(threading.local):
+    """One read buffer per thread (so per event loop), shared by all its connections.
+
+    The parser copies what it keeps, so the buffer is free again once `buffer_updated`
+    returns; reading through it bounds each read to `_READ_SIZE` (a plain protocol gets
+    whatever the loop read, 256 KiB at a time under uvloop, whatever the high-water mark).
+    """
+
+    def __init__(self) -> None:
+        self.view = memoryview(bytearray(_READ_SIZE))
+
+
+_buffers = _ReadBuffers()
 _JOIN_LIMIT = 256 * 1024  # bodies up to this size go out in one write with the head
 _HEAD_LIMIT = 256 * 1024  # an answer's status line and headers; past it the answer is refused
 
 
-class Connection(asyncio.Protocol):
+class Connection(asyncio.BufferedProtocol):
     """An HTTP/1.1 client connection; pooled by the transport, one exchange at a time."""
 
     __slots__ = (
@@ -40,6 +58,7 @@ class Connection(asyncio.Protocol):
         "_loop",
         "_parser",
         "_read_paused",
+        "_read_view",
         "_timer",
         "_transport",
         "_waiter",
@@ -58,6 +77,7 @@ class Connection(asyncio.Protocol):
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+        self._read_view = _buffers.view
         self._transport: asyncio.Transport | None = None
         self._parser: httptools.HttpResponseParser | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -213,7 +233,13 @@ class Connection(asyncio.Protocol):
             with contextlib.suppress(OSError, AttributeError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._read_view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self._read_view[:nbytes])
+
+    def data_received(self, data: bytes | memoryview) -> None:
         self._last_rx = self._loop.time()
         parser = self._parser
         if parser is None:

@@ -568,6 +568,27 @@ async def test_a_slow_reader_pauses_the_socket() -> None:
     assert buffered[0] > size // 2
 
 
+async def test_an_unread_body_buffers_at_most_the_high_water_mark_and_one_read() -> None:
+    size = 8 * 1024 * 1024
+    seen: list[int] = []
+
+    async def respond(req: Req, writer: asyncio.StreamWriter) -> None:
+        writer.write(answer(headers=(("Content-Length", str(size)),)))
+        writer.write(b"s" * size)
+        await writer.drain()
+
+    async with Upstream(respond) as up, client(up) as c, c.stream("GET", "/") as r:
+        parts = r.aiter_raw()
+        received = len(await anext(parts))
+        await asyncio.sleep(0.3)  # the reader stalls; the connection must not take it all in
+        second = await anext(parts)
+        seen.append(len(second))
+        received += len(second) + sum([len(part) async for part in parts])
+        assert received == size
+    # What piled up while nobody read: at most the 64 KiB mark plus one 16 KiB read.
+    assert seen[0] <= 64 * 1024 + 16 * 1024
+
+
 async def test_a_body_closed_unread_after_it_all_arrived_leaves_a_usable_connection() -> None:
     size = 600 * 1024  # crosses the read-pause threshold with its last bytes
 
