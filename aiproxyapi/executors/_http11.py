@@ -4,8 +4,8 @@ A `Connection` carries one exchange at a time (no pipelining): `start` arms a fr
 parser, the caller writes the request, then `read_head` and `read_chunk` hand out what the
 parser callbacks collected. The socket is read `_READ_SIZE` bytes at a time into a shared
 buffer; body bytes are buffered between reads up to `_HIGH_WATER`, then the socket is paused
-until the reader catches up. Every failure is stored as an httpx exception
-and raised by the next read, so the transport's callers only ever see httpx errors.
+until the reader catches up. Every failure is stored as an httpx exception and raised by the
+next read, so the transport's callers only ever see httpx errors.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ __all__ = ["Connection", "check_head", "send_bytes", "send_request"]
 
 _HIGH_WATER = 64 * 1024  # buffered body bytes at which reading from the socket pauses
 _READ_SIZE = 16 * 1024  # bytes taken off the socket per read
+_JOIN_LIMIT = 256 * 1024  # bodies up to this size go out in one write with the head
+_HEAD_LIMIT = 256 * 1024  # an answer's status line and headers; past it the answer is refused
 
 
 class _ReadBuffers(threading.local):
@@ -38,8 +40,6 @@ class _ReadBuffers(threading.local):
 
 
 _buffers = _ReadBuffers()
-_JOIN_LIMIT = 256 * 1024  # bodies up to this size go out in one write with the head
-_HEAD_LIMIT = 256 * 1024  # an answer's status line and headers; past it the answer is refused
 
 
 class Connection(asyncio.BufferedProtocol):

@@ -19,7 +19,8 @@ resolved by the loop's getaddrinfo; concurrent lookups for one host share one ca
 answer is kept `_DNS_TTL` seconds, so a burst of new connections costs one lookup. IP literals
 skip resolution. A `check_resolved` hook sees every resolved address list before a connection
 is attempted and may refuse it (the SSRF guard of `aiproxyapi.egress`). Timeouts follow
-`request.extensions["timeout"]`: connect, pool, write (per blocked write) and read, which bounds each wait for bytes (an idle timeout, not a total).
+`request.extensions["timeout"]`: connect, pool, write (per blocked write) and read, which
+bounds each wait for bytes (an idle timeout, not a total).
 Response bodies are raw (httpx decodes content-encoding) and stream as they arrive.
 """
 

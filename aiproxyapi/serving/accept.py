@@ -25,6 +25,7 @@ log = logging.getLogger("aiproxyapi.serving")
 
 _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 _PAUSE_WHEN_OUT = 0.5  # seconds without accepting once the process is out of descriptors
+_TLS_HANDSHAKE_SECONDS = 60.0  # as `loop.create_server` allows by default
 
 
 class Acceptor:
@@ -98,7 +99,7 @@ class Acceptor:
                 self._factory,
                 conn,
                 ssl=self._tls,
-                ssl_handshake_timeout=60.0 if self._tls else None,
+                ssl_handshake_timeout=_TLS_HANDSHAKE_SECONDS if self._tls else None,
             )
         except OSError:  # TLS and timeout errors included
             conn.close()  # a failed handshake or a peer gone at once: nothing to serve

@@ -2,12 +2,14 @@
 
 A burst leaves its freed memory inside the process: cyclic garbage the collector has not reached
 yet (raised young-generation threshold, see `run._tune_collector`) and free blocks in the C
-allocator's heaps, which glibc returns only from the top of each heap. So after load the RSS
-stays at the burst's peak. `IdleTrim` watches the request count on the server's tick; when
-requests were served since the last trim and none arrived or ran for `quiet` seconds (long enough
-for the upstream pools to close a burst's surplus connections), it runs a full collection and
-`malloc_trim(0)`, which releases free pages anywhere in the heaps. Under
-steady traffic it never runs; an idle gateway runs it once per burst.
+allocator's heaps, which glibc returns only from the top of each heap. `IdleTrim` watches the
+request count on the server's tick; when requests were served since the last trim and none
+arrived or ran for `quiet` seconds (long enough for the upstream pools to close a burst's surplus
+connections), it runs a full collection and `malloc_trim(0)`, which releases free pages anywhere
+in the heaps. Under steady traffic it never runs; an idle gateway runs it once per burst.
+
+What it cannot release: CPython's small-object arenas (1 MiB each) go back to the system only
+when every object in them is gone, so a few objects that outlive a burst keep its arenas.
 """
 
 from __future__ import annotations

@@ -155,8 +155,10 @@ class GatewayServer(uvicorn.Server):
             self.should_exit = True
 
     async def on_tick(self, counter: int) -> bool:
-        """uvicorn's tick (10 a second), plus the embedding program's stop event and, twice a
-        second, the check that releases memory after a burst (see `memory.IdleTrim`)."""
+        """uvicorn's tick (10 a second), the embedding program's stop event, the idle check.
+
+        Twice a second, `memory.IdleTrim` sees whether a burst is over and memory can go back.
+        """
         if self._stop is not None and self._stop.is_set():
             self.should_exit = True
         if self._idle_trim is not None and counter % 5 == 0:
